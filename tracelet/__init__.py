@@ -1,0 +1,3 @@
+"""tracelet: experiment tracking without tracking code."""
+
+__version__ = "0.1.0"
