@@ -1,42 +1,5 @@
 """The static side: find hyperparameters in source text and rewrite it to capture them.
 
-Never imports or executes the code it reads (DESIGN.md, invariant 6).
+Never imports or executes the code it reads (DESIGN.md, invariant 6). Importing
+this package imports nothing heavy; `engine.transform` is the entry point.
 """
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-import libcst as cst
-
-from tracelet.transforms.inject import Rewrite, rewrite, strip_injected
-from tracelet.transforms.sites import Analysis, Detect, Site, analyze
-from tracelet.transforms.source import Source, SourceError
-
-__all__ = ["Analysis", "Detect", "Result", "Site", "SourceError", "transform"]
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    source: Source
-    original: str  # the source without earlier injections
-    analysis: Analysis
-    rewrite: Rewrite
-
-    @property
-    def changed(self) -> bool:
-        return self.rewrite.source != self.source.text
-
-
-def transform(source: Source, detect: Detect = Detect()) -> Result:
-    """Detect the sites of one source and rewrite it to capture them."""
-    original = strip_injected(source.text)
-    try:
-        module = cst.parse_module(original)
-    except cst.ParserSyntaxError as error:
-        message = error.message.splitlines()[0] if error.message else "invalid syntax"
-        raise SourceError(
-            source.file, f"syntax error: {message}", error.raw_line, error.raw_column + 1
-        ) from None
-    analysis = analyze(module, original, source.file, detect)
-    return Result(source, original, analysis, rewrite(original, analysis.edits))

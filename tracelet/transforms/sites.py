@@ -17,6 +17,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from tracelet.transforms import classify as C
 from tracelet.transforms.classify import Candidate, classify
+from tracelet.transforms.options import Detect
 from tracelet.transforms.values import Shape, callee_name, dotted_name, dict_items, shape_of
 
 RUNTIME = "__tracelet__"  # the runtime object the launcher puts in the module's globals
@@ -87,16 +88,6 @@ class Analysis:
     sites: list[Site] = field(default_factory=list)
     rejected: list[Site] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Detect:
-    """Which detectors run (the `detect_*` fields of AutomagicConfig)."""
-
-    function_args: bool = True
-    class_attributes: bool = True
-    argparse: bool = True
-    config_files: bool = True
 
 
 def call(method: str, *args: str) -> str:

@@ -1,0 +1,92 @@
+"""Find the Python files named on a command line and run the engine over them, in parallel."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from tracelet.transforms.engine import Result, transform
+from tracelet.transforms.options import Detect
+from tracelet.transforms.source import SourceError, read_source
+
+DEFAULT_EXCLUDES = (
+    ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
+    "node_modules", "site-packages", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+    ".tracelet", ".tracelet_cache", "*.egg-info",
+)  # fmt: skip
+POOL_THRESHOLD = 8  # fewer files than this are faster in one process
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    path: Path
+    file: str  # the name shown: as given, or joined under the directory given
+    explicit: bool  # named on the command line (an empty file there is an error)
+
+
+def discover(
+    paths: Iterable[str], excludes: Iterable[str] = ()
+) -> tuple[list[Target], list[SourceError]]:
+    """Expand directories into their `.py` files; report missing paths and empty directories."""
+    patterns = (*DEFAULT_EXCLUDES, *excludes)
+    targets: list[Target] = []
+    errors: list[SourceError] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = [
+                Target(p, os.path.join(given, p.relative_to(path).as_posix()), False)
+                for p in _walk(path, patterns)
+            ]
+            if not found:
+                errors.append(SourceError(given, "no Python files found"))
+            targets.extend(found)
+        elif path.exists() or path.is_symlink():
+            targets.append(Target(path, given, True))
+        else:
+            errors.append(SourceError(given, "no such file or directory"))
+    return targets, errors
+
+
+def _walk(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not _excluded(d, patterns))
+        for name in sorted(files):
+            if name.endswith(".py") and not _excluded(name, patterns):
+                found.append(Path(folder) / name)
+    return found
+
+
+def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+
+
+def process(target: Target, detect: Detect) -> Result | SourceError | None:
+    """One file through the engine; None for an empty file found under a directory."""
+    try:
+        return transform(read_source(target.path, target.file), detect)
+    except SourceError as error:
+        if error.message == "file is empty" and not target.explicit:
+            return None
+        return error
+
+
+def process_all(
+    targets: list[Target], detect: Detect, jobs: int | None = None
+) -> Iterator[Result | SourceError]:
+    """Results in the order of `targets`; a process pool when there are many files."""
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(targets) < POOL_THRESHOLD:
+        results: Iterable[Result | SourceError | None] = (process(t, detect) for t in targets)
+        yield from (r for r in results if r is not None)
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunk = max(1, len(targets) // (jobs * 8))
+        for result in pool.map(process, targets, [detect] * len(targets), chunksize=chunk):
+            if result is not None:
+                yield result

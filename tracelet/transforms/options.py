@@ -1,0 +1,13 @@
+"""Which static detectors run: the `detect_*` fields of AutomagicConfig, without importing libcst."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Detect:
+    function_args: bool = True
+    class_attributes: bool = True
+    argparse: bool = True
+    config_files: bool = True
