@@ -91,7 +91,7 @@ STRONG_TOKENS = frozenset(
     threshold temperature clip grad norm seed ratio factor penalty reg regularization l1 l2
     tol margin smoothing accumulation accum optimizer optim scheduler sched activation
     criterion vocab neighbors components subsample colsample bytree bylevel eta booster
-    objective boost boosting bins child split leaf lora rank_r precision fp16 bf16 amp
+    objective boost boosting bins child leaf lora precision fp16 bf16 amp
     arch architecture backbone pretrained freeze init initializer pooling attention attn
     mlp ffn latent noise sigma tau coef solver degree bootstrap mixup cutmix augment
     augmentation crop patch topk top beam beams folds fold gradient shrinkage
@@ -102,11 +102,14 @@ WEAK_TOKENS = frozenset(
     """
     size length len max min num block context seq features classes dataset model loss
     interval every freq frequency iter epoch samples train eval val test warm capacity dtype
-    scale schedule mode type strategy max_len fraction prob probability p k n c
+    scale schedule mode type strategy fraction prob probability split p k n c
     """.split()
 )
 # Whole names that are hyperparameters though their words are not.
-STRONG_NAMES = frozenset("t_max t_0 t_mult eta_min c random_state k_folds n_splits".split())
+STRONG_NAMES = frozenset(
+    "t_max t_0 t_mult eta_min c random_state k_folds n_splits test_size val_size valid_size "
+    "train_size validation_split val_split test_split validation_fraction".split()
+)
 FLAG_PREFIXES = ("use_", "enable_", "disable_", "do_", "with_", "no_", "apply_", "allow_")
 COUNT_PREFIXES = ("num_", "n_", "max_", "min_", "total_", "nb_")
 
@@ -143,7 +146,13 @@ STATE_NAMES = frozenset(
     best loss acc accuracy score
     """.split()
 )
-STATE_TOKENS = frozenset("running best avg cur current prev last count counter correct".split())
+STATE_TOKENS = frozenset(
+    "running best avg cur current prev last count counter correct bad wait seen ct cnt local".split()
+)
+# Names of switches that describe a tensor layout or an autograd detail, not the experiment.
+NOT_SETTINGS = frozenset(
+    "batch_first requires_grad inplace keepdim dim axis align_corners return_indices bias_init".split()
+)
 
 # String values that are recognisably a choice of method.
 KNOWN_CHOICES = frozenset(
@@ -162,8 +171,9 @@ KNOWN_CHOICES = frozenset(
     """.split()
 )
 MODEL_NAME = re.compile(
-    r"^(resnet|resnext|wide_resnet|vgg|densenet|efficientnet|mobilenet|vit|deit|swin|convnext|"
-    r"bert|roberta|distilbert|albert|gpt|gpt2|t5|bart|llama|mistral|opt|bloom|clip|unet)",
+    r"^([\w-]+/)?(resnet|resnext|wide_resnet|vgg|densenet|efficientnet|mobilenet|vit|deit|swin|"
+    r"convnext|bert|roberta|distilbert|albert|gpt|t5|bart|llama|mistral|opt|bloom|clip|unet)"
+    r"[\w.-]*$",
     re.IGNORECASE,
 )
 # Callees whose literal keyword arguments are settings though their name is lower case.
@@ -226,6 +236,15 @@ def _has_name_evidence(c: Candidate) -> bool:
 
 def _private(c: Candidate) -> bool:
     return _leaf(c).startswith("_")
+
+
+def _not_a_setting(c: Candidate) -> bool:
+    return _leaf(c).lower() in NOT_SETTINGS
+
+
+def _computed(c: Candidate) -> bool:
+    """Arithmetic inside a function is a computation, not a setting."""
+    return c.shape == DERIVED and c.scope == "function" and c.kind == ASSIGN
 
 
 def _system(c: Candidate) -> bool:
@@ -360,6 +379,20 @@ RULES: tuple[Rule, ...] = (
         misses=("epochs = 10", "step_size = 30", "max_steps = 1000"),
     ),
     Rule(
+        "not_a_setting",
+        "a tensor-layout or autograd switch, not an experiment setting",
+        _not_a_setting,
+        hits=("rnn = nn.LSTM(8, 16, batch_first=True)", "requires_grad = False"),
+        misses=("use_bias = False",),
+    ),
+    Rule(
+        "computed",
+        "computed inside a function",
+        _computed,
+        hits=("def get_lr(it):\n    decay_ratio = (it - 10) / 100",),
+        misses=("warmup_iters = int(0.1 * 1000)",),
+    ),
+    Rule(
         "complex_object",
         "a complex object (constructor call, lambda, comprehension)",
         lambda c: c.shape == OBJECT,
@@ -378,7 +411,7 @@ RULES: tuple[Rule, ...] = (
         "accumulator",
         "an empty container filled during training",
         lambda c: c.shape == EMPTY,
-        hits=("train_losses = []", "history = {}"),
+        hits=("train_losses = []", "val_metrics = {}"),
         misses=("hidden_sizes = [64, 64]",),
     ),
     Rule(
@@ -392,7 +425,7 @@ RULES: tuple[Rule, ...] = (
         "placeholder",
         "None with nothing in the name to say it is a setting",
         _placeholder,
-        hits=("model = None", "scheduler_obj = None"),
+        hits=("model = None", "writer = None"),
         misses=("max_grad_norm = None",),
     ),
     Rule(
@@ -406,7 +439,7 @@ RULES: tuple[Rule, ...] = (
         "operation_keyword",
         "a keyword of an operation call (lower-case callee), not a constructor",
         _non_setting_callee,
-        hits=("y = torch.cat(xs, dim=1)", "z = F.dropout(x, p=0.5)"),
+        hits=("y = F.interpolate(x, scale_factor=2)", "z = F.dropout(x, p=0.5)"),
         misses=("xgb.train(params, dtrain, num_boost_round=100)",),
     ),
     # Evidence.

@@ -33,6 +33,11 @@ CONFIG_LOADERS = frozenset(
 CONFIG_PARSERS = frozenset({"ConfigParser", "RawConfigParser", "SafeConfigParser"})
 CONFIG_PARSER_READS = frozenset({"read", "read_file", "read_string", "read_dict"})
 PARSE_ARGS = frozenset({"parse_args", "parse_known_args", "parse_intermixed_args"})
+# JSON is as often data as configuration: a JSON load counts when a name says "config".
+CONFIG_WORDS = frozenset(
+    "cfg cfgs config configs conf hparams hparam params hyperparams hyperparameters settings "
+    "options opts args arguments hp hps experiment exp".split()
+)
 CONFIG_CLASS_NAME = re.compile(
     r"(Config|Cfg|Conf|Args|Arguments|Params|Parameters|Hparams|HParams|HyperParams|"
     r"Hyperparameters|Settings|Options|Opts)$"
@@ -137,6 +142,7 @@ class _Detector(cst.CSTVisitor):
         self.config_parsers: set[str] = set()
         self.callee_counts: dict[str, int] = defaultdict(int)
         self.handled_calls: set[int] = set()  # parse_args/loader calls captured by their binding
+        self.loop_names: set[str] = set()  # loop targets seen so far (attribute bases to skip)
 
     # --- scopes -------------------------------------------------------------------
 
@@ -227,6 +233,7 @@ class _Detector(cst.CSTVisitor):
 
     def visit_For(self, node: cst.For) -> None:
         for name in _target_names(node.target):
+            self.loop_names.add(name.value)
             self._consider(name.value, C.ASSIGN, Shape(C.OBJECT), "", name, loop_target=True)
 
     def _assignment(
@@ -275,6 +282,9 @@ class _Detector(cst.CSTVisitor):
         self, target: cst.Attribute | cst.Subscript, value: cst.BaseExpression
     ) -> None:
         """`cfg.lr = 0.1`: captured by restating the literal (re-reading could run code)."""
+        base = dotted_name(target.value) if isinstance(target, cst.Attribute) else ""
+        if base.count(".") or base in self.loop_names:  # torch.backends.x.y = …, p.requires_grad
+            return
         name = _attribute_target_name(target, self._enclosing_class())
         shape = shape_of(value)
         if not name or shape.kind not in C.LITERAL_SHAPES - {C.DICT}:
@@ -291,16 +301,17 @@ class _Detector(cst.CSTVisitor):
         ]
         accepted = [key for key, verdict in verdicts if verdict.accepted]
         literal = sum(shape_of(v).kind in C.LITERAL_SHAPES for _, v in items)
-        where = self._position(target)
         if accepted and literal * 2 >= len(items):
             score = max(v.score for _, v in verdicts if v.accepted)
             reasons = (f"bundles hyperparameters: {', '.join(accepted)}",)
-            self._capture_here(call("mapping", _str(name), name))
-            self._record(name, C.ASSIGN, where, _code(value), C.Verdict(True, score, reasons))
+            verdict = C.Verdict(True, score, reasons)
         else:
             why = "a dict without hyperparameter keys" if not accepted else "a dict of copies"
             verdict = C.Verdict(False, 0.0, (why,), "bundle")
-            self._record(name, C.ASSIGN, where, _code(value), verdict)
+        verdict = self._pragma_verdict(target, verdict)
+        self._record(name, C.ASSIGN, self._position(target), _code(value), verdict)
+        if verdict.accepted:
+            self._capture_here(call("mapping", _str(name), name))
 
     def _special_value(self, target: cst.BaseExpression, value: cst.BaseExpression) -> bool:
         """Bindings of parsed arguments, loaded configs and config parsers."""
@@ -320,8 +331,8 @@ class _Detector(cst.CSTVisitor):
                 self._wrap(parse, f'{RUNTIME}.mapping("", ')
             return True
         loader = _find_call(call_node, _is_config_loader)
-        if loader is not None and self.detect.config_files and bound:
-            self.handled_calls.add(id(loader))
+        if loader is not None and self.detect.config_files and bound and _is_config(loader, bound):
+            self.handled_calls.update(id(c) for c in _calls_within(loader))
             self._consider(
                 bound, C.CONFIG_LOAD, Shape(C.OBJECT), _code(value), target,
                 capture=call("mapping", '""', bound),
@@ -342,9 +353,11 @@ class _Detector(cst.CSTVisitor):
                 self._wrap(node, f'{RUNTIME}.mapping("", ')
             return
         if _is_config_loader(node):
-            if self.detect.config_files and id(node) not in self.handled_calls:
-                self._consider(self._enclosing_function() or "config", C.CONFIG_LOAD,
-                               Shape(C.OBJECT), _code(node), node)  # fmt: skip
+            if id(node) in self.handled_calls or not self.detect.config_files:
+                return
+            if _is_config(node, self._enclosing_function()):
+                self.handled_calls.update(id(c) for c in _calls_within(node))
+                self._consider("config", C.CONFIG_LOAD, Shape(C.OBJECT), _code(node), node)
                 self._wrap(node, f'{RUNTIME}.mapping("", ')
             return
         if name in CONFIG_PARSER_READS and isinstance(node.func, cst.Attribute):
@@ -599,6 +612,22 @@ def _find_call(node: cst.Call, test) -> cst.Call | None:  # noqa: ANN001
     if node.args and isinstance(node.args[0].value, cst.Call) and test(node.args[0].value):
         return node.args[0].value
     return None
+
+
+def _is_config(loader: cst.Call, name: str) -> bool:
+    """YAML, TOML and OmegaConf hold configuration; JSON only when a name or path says so."""
+    if not dotted_name(loader.func).startswith("json") or C.tokens(name) & CONFIG_WORDS:
+        return True
+    return any("conf" in (shape_of(a.value).text or "").lower() for a in loader.args)
+
+
+def _calls_within(node: cst.Call) -> list[cst.Call]:
+    """The call and the calls in its arguments: `merge(create(a), load(b))` is one capture."""
+    found = [node]
+    for arg in node.args:
+        if isinstance(arg.value, cst.Call):
+            found.extend(_calls_within(arg.value))
+    return found
 
 
 def _is_config_loader(node: cst.Call) -> bool:
