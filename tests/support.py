@@ -17,7 +17,7 @@ def run_engine(code: str, detect: Detect = Detect(), file: str = "snippet.py") -
 
 
 class StripInjected(ast.NodeTransformer):
-    """Remove injected statements and unwrap injected wrappers: what remains must be the original."""
+    """Remove injected statements and unwrap wrappers: what remains is the original."""
 
     def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
         if is_injected_statement(node):

@@ -76,7 +76,13 @@ def test_spec_smart_filtering_exclusions() -> None:
     """
     result = run_engine(code).analysis
     assert result.sites == []
-    assert {s.name for s in result.rejected} == {"i", "model", "device", "tmp_value", "_private_var"}
+    assert {s.name for s in result.rejected} == {
+        "i",
+        "model",
+        "device",
+        "tmp_value",
+        "_private_var",
+    }
 
 
 def test_function_level_needs_a_hyperparameter_name() -> None:
@@ -222,3 +228,10 @@ def test_classify_is_pure_and_explains_itself() -> None:
     assert "name used for hyperparameters" in verdict.reasons
     rejected = classify(Candidate("device", shape="string", text="cuda"))
     assert not rejected.accepted and rejected.rejected_by == "system"
+
+
+def test_every_rule_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "detection.md").read_text()
+    assert [rule.code for rule in RULES if f"`{rule.code}`" not in doc] == []

@@ -1,4 +1,4 @@
-"""The rewrite keeps every line and column, compiles, is idempotent, and captures the right values."""
+"""The rewrite keeps lines and columns, compiles, is idempotent, captures the right values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from tests.support import dump, fake_runtime, run_engine, stripped
+from tests.support import dump, fake_runtime, stripped
 from tracelet.transforms.engine import transform
 from tracelet.transforms.inject import code_tree, strip_injected
 from tracelet.transforms.source import Source, decode_source
@@ -189,7 +189,9 @@ def test_argparse_namespaces_are_captured_where_bound_or_returned() -> None:
 
 
 def test_coding_cookie_and_crlf_round_trip_byte_for_byte() -> None:
-    text = "# -*- coding: latin-1 -*-\r\n# caf\xe9\r\nlearning_rate = 0.1\r\nnote = 'd\xe9j\xe0'\r\n"
+    text = (
+        "# -*- coding: latin-1 -*-\r\n# caf\xe9\r\nlearning_rate = 0.1\r\nnote = 'd\xe9j\xe0'\r\n"
+    )
     data = text.encode("latin-1")
     source = decode_source(data, "latin.py")
     assert source.encoding == "iso-8859-1"
@@ -213,7 +215,7 @@ def test_traceback_is_byte_identical(tmp_path) -> None:
     )
     runner = tmp_path / "runner.py"
     runner.write_text(
-        textwrap.dedent(f"""
+        textwrap.dedent("""
         import sys, types
         from tracelet.transforms.engine import transform
         from tracelet.transforms.inject import code_tree
@@ -223,7 +225,7 @@ def test_traceback_is_byte_identical(tmp_path) -> None:
         result = transform(read_source(path))
         runtime = types.SimpleNamespace(args=lambda scope, /, **kw: (lambda x: x))
         code = compile(code_tree(result.rewrite, str(path)), str(path), "exec")
-        exec(code, {{"__name__": "__main__", "__tracelet__": runtime}})
+        exec(code, {"__name__": "__main__", "__tracelet__": runtime})
         """)
     )
     plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)

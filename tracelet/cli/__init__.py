@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from tracelet.cli import instrument
+
+# typer raises its own copy of click's exceptions (newer typer vendors click): take the
+# module that defines the public `typer.BadParameter`, whichever it is.
+_errors = sys.modules[typer.BadParameter.__module__]
 
 app = typer.Typer(
     name="tracelet",
@@ -21,5 +27,24 @@ def _root() -> None:
     """Experiment tracking without tracking code."""
 
 
-def main() -> None:
-    app()
+def main(args: list[str] | None = None) -> None:
+    """Run the app; a usage error is one line on stderr and exit 2, like every user error."""
+    try:
+        code = app(args=args, standalone_mode=False)
+    except _errors.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":
+            sys.exit(2)  # the help is already printed
+        command = error.ctx.command_path if error.ctx else "tracelet"
+        sys.stderr.write(f"{command}: {_one_line(error)} (see '{command} --help')\n")
+        sys.exit(error.exit_code)
+    except _errors.ClickException as error:
+        sys.stderr.write(f"tracelet: {_one_line(error)}\n")
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        sys.stderr.write("tracelet: aborted\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(error.format_message().split())  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tracelet.transforms.engine import Result, transform
 from tracelet.transforms.options import Detect
-from tracelet.transforms.source import SourceError, read_source
+from tracelet.transforms.source import SourceError, read_source, syntax_error
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
@@ -69,11 +69,15 @@ def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
 def process(target: Target, detect: Detect) -> Result | SourceError | None:
     """One file through the engine; None for an empty file found under a directory."""
     try:
-        return transform(read_source(target.path, target.file), detect)
+        source = read_source(target.path, target.file)
     except SourceError as error:
         if error.message == "file is empty" and not target.explicit:
             return None
         return error
+    try:
+        return transform(source, detect)
+    except SourceError as error:
+        return syntax_error(source, error)
 
 
 def process_all(

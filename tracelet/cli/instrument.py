@@ -44,8 +44,8 @@ def command(
     detect_config_files: Toggle = None,
 ) -> None:
     """Find the hyperparameters of PATHS and show how tracelet would capture them."""
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True, emoji=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
     try:
         table = project_table(Path.cwd())
         config = AutomagicConfig.load(

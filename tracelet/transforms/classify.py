@@ -147,11 +147,13 @@ STATE_NAMES = frozenset(
     """.split()
 )
 STATE_TOKENS = frozenset(
-    "running best avg cur current prev last count counter correct bad wait seen ct cnt local".split()
+    "running best avg cur current prev last count counter correct bad wait seen ct cnt "
+    "local".split()
 )
 # Names of switches that describe a tensor layout or an autograd detail, not the experiment.
 NOT_SETTINGS = frozenset(
-    "batch_first requires_grad inplace keepdim dim axis align_corners return_indices bias_init".split()
+    "batch_first requires_grad inplace keepdim dim axis align_corners return_indices "
+    "bias_init".split()
 )
 
 # String values that are recognisably a choice of method.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import libcst as cst
@@ -12,6 +13,9 @@ from tracelet.transforms.sites import Analysis, Site, analyze
 from tracelet.transforms.source import Source, SourceError
 
 __all__ = ["Analysis", "Detect", "Result", "Site", "SourceError", "transform"]
+
+# Long implicit string concatenations nest one level per string (pydoc_data/topics.py).
+DEEP_NESTING = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,5 +40,12 @@ def transform(source: Source, detect: Detect = Detect()) -> Result:
         raise SourceError(
             source.file, f"syntax error: {message}", error.raw_line, error.raw_column + 1
         ) from None
-    analysis = analyze(module, original, source.file, detect)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, DEEP_NESTING))  # libcst visits recursively
+    try:
+        analysis = analyze(module, original, source.file, detect)
+    except RecursionError:
+        raise SourceError(source.file, "too deeply nested to analyse") from None
+    finally:
+        sys.setrecursionlimit(limit)
     return Result(source, original, analysis, rewrite(original, analysis.edits))

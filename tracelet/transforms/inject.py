@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tracelet.transforms.sites import RUNTIME, Edit
@@ -129,15 +129,7 @@ def strip_injected(source: str) -> str:
             tree = ast.parse(source)
         except SyntaxError:
             return source
-        lines = split_lines(source)
-        starts = [0]
-        for line in lines:
-            starts.append(starts[-1] + len(line))
-
-        def offset(line: int, col: int) -> int:
-            text = lines[line - 1]
-            return starts[line - 1] + len(text.encode()[:col].decode(errors="replace"))
-
+        offset = _offset_finder(source)
         cuts: list[tuple[int, int, str]] = []
         for node in ast.walk(tree):
             if is_injected_statement(node):
@@ -166,6 +158,19 @@ def strip_injected(source: str) -> str:
         for begin, end, keep in sorted(cuts, reverse=True):
             source = source[:begin] + keep + source[end:]
     return source
+
+
+def _offset_finder(source: str) -> Callable[[int, int], int]:
+    """Map an ast (line, byte column) to an index into `source`."""
+    lines = split_lines(source)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def offset(line: int, col: int) -> int:
+        return starts[line - 1] + len(lines[line - 1].encode()[:col].decode(errors="replace"))
+
+    return offset
 
 
 def _outermost(cuts: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

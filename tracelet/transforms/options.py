@@ -1,4 +1,4 @@
-"""Which static detectors run: the `detect_*` fields of AutomagicConfig, without importing libcst."""
+"""Which static detectors run: AutomagicConfig's `detect_*` fields, without libcst."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -18,7 +19,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 from tracelet.transforms import classify as C
 from tracelet.transforms.classify import Candidate, classify
 from tracelet.transforms.options import Detect
-from tracelet.transforms.values import Shape, callee_name, dotted_name, dict_items, shape_of
+from tracelet.transforms.values import Shape, callee_name, dict_items, dotted_name, shape_of
 
 RUNTIME = "__tracelet__"  # the runtime object the launcher puts in the module's globals
 PRAGMA = re.compile(r"#\s*tracelet:\s*(ignore|param)\b")
@@ -155,9 +156,7 @@ class _Detector(cst.CSTVisitor):
         return f"{outer}.{name}" if outer else name
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.scopes.append(
-            _Scope("class", self._qualname(node.name.value), _is_config_class(node))
-        )
+        self.scopes.append(_Scope("class", self._qualname(node.name.value), _is_config_class(node)))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.scopes.pop()
@@ -227,9 +226,8 @@ class _Detector(cst.CSTVisitor):
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
             self._assignment(node.target, node.value, node)
-        elif self.scope.kind == "class" and self.scope.config_class and self.detect.class_attributes:
-            if isinstance(node.target, cst.Name):
-                self._consider(node.target.value, C.CLASS_ATTR, Shape(C.NONE), "", node.target)
+        elif self._in_config_class() and isinstance(node.target, cst.Name):
+            self._consider(node.target.value, C.CLASS_ATTR, Shape(C.NONE), "", node.target)
 
     def visit_For(self, node: cst.For) -> None:
         for name in _target_names(node.target):
@@ -250,12 +248,9 @@ class _Detector(cst.CSTVisitor):
             for element, item in zip(target.elements, values, strict=True):
                 self._assignment(element.value, item.value, stmt)
             return
-        in_config_class = self.scope.kind == "class" and self.scope.config_class
-        if self.scope.kind == "class" and not in_config_class:
+        if self.scope.kind == "class" and not self._in_config_class():
             return
-        if in_config_class and not self.detect.class_attributes:
-            return
-        kind = C.CLASS_ATTR if in_config_class else C.ASSIGN
+        kind = C.CLASS_ATTR if self.scope.kind == "class" else C.ASSIGN
         if isinstance(target, cst.Name):
             self._named_assignment(target, value, kind)
         elif isinstance(target, cst.Attribute | cst.Subscript):
@@ -264,7 +259,11 @@ class _Detector(cst.CSTVisitor):
     def _named_assignment(self, target: cst.Name, value: cst.BaseExpression, kind: str) -> None:
         name = target.value
         captured = name
-        if kind == C.CLASS_ATTR and isinstance(value, cst.Call) and callee_name(value) in FIELD_CALLS:
+        if (
+            kind == C.CLASS_ATTR
+            and isinstance(value, cst.Call)
+            and callee_name(value) in FIELD_CALLS
+        ):
             default = _field_default(value)
             if default is None:  # a default_factory: the value exists only on instances
                 self._consider(name, kind, Shape(C.NONE), _code(value), target)
@@ -389,7 +388,9 @@ class _Detector(cst.CSTVisitor):
                 self._consider_candidate(c, _code(arg.value), arg.keyword)
             return
         self.callee_counts[callee] += 1
-        prefix = callee if self.callee_counts[callee] == 1 else f"{callee}_{self.callee_counts[callee]}"
+        prefix = (
+            callee if self.callee_counts[callee] == 1 else f"{callee}_{self.callee_counts[callee]}"
+        )
         for arg, c in candidates:
             name = f"{prefix}.{arg.keyword.value}"
             renamed = Candidate(**{**_fields(c), "name": name})
@@ -519,6 +520,10 @@ class _Detector(cst.CSTVisitor):
         (self.analysis.sites if verdict.accepted else self.analysis.rejected).append(site)
         return site
 
+    def _in_config_class(self) -> bool:
+        scope = self.scope
+        return scope.kind == "class" and scope.config_class and self.detect.class_attributes
+
     def _enclosing(self, kind: str) -> str:
         for scope in reversed(self.scopes):
             if scope.kind == kind:
@@ -605,7 +610,7 @@ def _attribute_target_name(target: cst.Attribute | cst.Subscript, class_name: st
     return base
 
 
-def _find_call(node: cst.Call, test) -> cst.Call | None:  # noqa: ANN001
+def _find_call(node: cst.Call, test: Callable[[cst.Call], bool]) -> cst.Call | None:
     """The call itself, or a call passed as its first argument (`vars(p.parse_args())`)."""
     if test(node):
         return node
@@ -668,7 +673,9 @@ def _is_hydra_main(node: cst.FunctionDef) -> bool:
     for decorator in node.decorators:
         expr = decorator.decorator
         expr = expr.func if isinstance(expr, cst.Call) else expr
-        if dotted_name(expr) in ("hydra.main", "main") and isinstance(decorator.decorator, cst.Call):
+        if dotted_name(expr) in ("hydra.main", "main") and isinstance(
+            decorator.decorator, cst.Call
+        ):
             return dotted_name(expr) == "hydra.main" or any(
                 a.keyword and a.keyword.value == "config_path" for a in decorator.decorator.args
             )
