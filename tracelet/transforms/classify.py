@@ -94,7 +94,7 @@ STRONG_TOKENS = frozenset(
     objective boost boosting bins child leaf lora precision fp16 bf16 amp
     arch architecture backbone pretrained freeze init initializer pooling attention attn
     mlp ffn latent noise sigma tau coef solver degree bootstrap mixup cutmix augment
-    augmentation crop patch topk top beam beams folds fold gradient shrinkage
+    augmentation crop patch top beam beams folds fold gradient shrinkage
     """.split()
 )
 # Tokens that help but need support (a config block, a prefix, a typical value).
@@ -108,7 +108,8 @@ WEAK_TOKENS = frozenset(
 # Whole names that are hyperparameters though their words are not.
 STRONG_NAMES = frozenset(
     "t_max t_0 t_mult eta_min c random_state k_folds n_splits test_size val_size valid_size "
-    "train_size validation_split val_split test_split validation_fraction".split()
+    "train_size validation_split val_split test_split validation_fraction cv eval_metric "
+    "tree_method grow_policy".split()
 )
 FLAG_PREFIXES = ("use_", "enable_", "disable_", "do_", "with_", "no_", "apply_", "allow_")
 COUNT_PREFIXES = ("num_", "n_", "max_", "min_", "total_", "nb_")

@@ -8,6 +8,7 @@ it reads.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import defaultdict
 from collections.abc import Callable
@@ -46,6 +47,9 @@ CONFIG_CLASS_NAME = re.compile(
 CONFIG_DECORATORS = frozenset({"dataclass", "define", "frozen", "mutable", "attrs", "s"})
 CONFIG_BASES = frozenset({"BaseModel", "BaseSettings", "NamedTuple", "Struct", "BaseConfig"})
 FIELD_CALLS = frozenset({"field", "Field", "attrib", "ib"})
+ABSL_DEFINE = re.compile(r"^DEFINE_(string|integer|float|bool|boolean|enum|list|multi_\w+)$")
+CLI_OPTION_DECORATORS = frozenset({"click.option", "click.argument", "option", "argument"})
+TYPER_OPTIONS = frozenset({"Option", "Argument"})
 TERMINAL = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 SELF_NAMES = frozenset({"self", "cls"})
 
@@ -114,11 +118,18 @@ def analyze(module: cst.Module, source: str, file: str, detect: Detect = Detect(
     return detector.analysis
 
 
+# What the fields of a class are: every field of a config class is a setting; a
+# dataclass, attrs class, NamedTuple or pydantic model that is not named like a config
+# may hold data too, so its fields need a hyperparameter name.
+CONFIG = "config"
+STRUCTURED = "structured"
+
+
 @dataclass(slots=True)
 class _Scope:
     kind: str  # module | function | class
     name: str
-    config_class: bool = False
+    fields: str = ""  # CONFIG, STRUCTURED or "" (attributes are not candidates)
 
 
 @dataclass(slots=True)
@@ -156,7 +167,7 @@ class _Detector(cst.CSTVisitor):
         return f"{outer}.{name}" if outer else name
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.scopes.append(_Scope("class", self._qualname(node.name.value), _is_config_class(node)))
+        self.scopes.append(_Scope("class", self._qualname(node.name.value), _fields_kind(node)))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.scopes.pop()
@@ -268,13 +279,14 @@ class _Detector(cst.CSTVisitor):
             if default is None:  # a default_factory: the value exists only on instances
                 self._consider(name, kind, Shape(C.NONE), _code(value), target)
                 return
-            captured, value = _code(default), default
+            captured, value = _restated(default), default
         shape = shape_of(value)
         if shape.kind == C.DICT:
             self._bundle(name, value, target)
             return
         scope = "" if self.scope.kind == "module" else self.scope.name
-        capture = call("param", _str(name), captured, *([_str(scope)] if scope else []))
+        scoped = [_str(scope)] if scope else []
+        capture = call("param", _str(name), captured, *scoped) if captured else None
         self._consider(name, kind, shape, _code(value), target, capture=capture)
 
     def _attribute_assignment(
@@ -288,7 +300,8 @@ class _Detector(cst.CSTVisitor):
         shape = shape_of(value)
         if not name or shape.kind not in C.LITERAL_SHAPES - {C.DICT}:
             return
-        capture = call("param", _str(name), _code(value))
+        restated = _restated(value)
+        capture = call("param", _str(name), restated) if restated else None
         self._consider(name, C.ASSIGN, shape, _code(value), target, capture=capture)
 
     def _bundle(self, name: str, value: cst.BaseExpression, target: cst.Name) -> None:
@@ -341,11 +354,23 @@ class _Detector(cst.CSTVisitor):
 
     # --- calls: argparse options, unbound loads, keyword arguments -------------------
 
+    def visit_Expr(self, node: cst.Expr) -> None:
+        """A discarded `parser.parse_args(argv, namespace=self)` has no result to capture."""
+        if isinstance(node.value, cst.Call):
+            self.handled_calls.add(id(node.value))
+
     def visit_Call(self, node: cst.Call) -> None:
         name = callee_name(node)
         if name == "add_argument":
             if self.detect.argparse:
                 self._argparse_option(node)
+            return
+        if ABSL_DEFINE.match(name) and node.args and self.detect.argparse:
+            flag = shape_of(node.args[0].value).text
+            if flag:
+                default = node.args[1].value if len(node.args) > 1 else None
+                value = _code(default) if default is not None else "None"
+                self._cli_option(flag, f"absl flag {flag}", value, node)
             return
         if name in PARSE_ARGS:
             if self.detect.argparse and id(node) not in self.handled_calls:
@@ -394,7 +419,8 @@ class _Detector(cst.CSTVisitor):
         for arg, c in candidates:
             name = f"{prefix}.{arg.keyword.value}"
             renamed = Candidate(**{**_fields(c), "name": name})
-            capture = call("param", _str(name), _code(arg.value))
+            restated = _restated(arg.value)
+            capture = call("param", _str(name), restated) if restated else None
             self._consider_candidate(renamed, _code(arg.value), arg.keyword, capture)
 
     def _argparse_option(self, node: cst.Call) -> None:
@@ -421,20 +447,37 @@ class _Detector(cst.CSTVisitor):
     # --- function arguments ---------------------------------------------------------
 
     def _function_args(self, node: cst.FunctionDef, qualname: str) -> None:
+        """Parameters with defaults, click options and typer options: captured on entry."""
         params = node.params
+        options = _click_options(node) if self.detect.argparse else {}
         accepted: list[str] = []
         for param in (*params.posonly_params, *params.params, *params.kwonly_params):
-            if param.default is None or param.name.value in SELF_NAMES:
+            name = param.name.value
+            if name in SELF_NAMES:
                 continue
-            candidate = _candidate(
-                param.name.value, C.FUNC_ARG, shape_of(param.default), self.scope
-            )
-            site = self._consider_candidate(candidate, _code(param.default), param.name)
-            if site is not None and site.accepted:
-                accepted.append(param.name.value)
+            if name in options:
+                self._cli_option(name, *options[name])
+                accepted.append(name)
+                continue
+            if param.default is None:
+                continue
+            default = _typer_default(param.default)
+            if default is not param.default and self.detect.argparse:
+                value = _code(default) if default is not None else "None"
+                self._cli_option(name, f"typer option {name}", value, param.name)
+                accepted.append(name)
+                continue
+            candidate = _candidate(name, C.FUNC_ARG, shape_of(param.default), self.scope)
+            if self._consider_candidate(candidate, _code(param.default), param.name).accepted:
+                accepted.append(name)
         if accepted:
             captured = ", ".join(f"{name}={name}" for name in accepted)
             self._capture_on_entry(node, f"{RUNTIME}.args({_str(qualname)}, {captured})")
+
+    def _cli_option(self, name: str, reason: str, value: str, where: cst.CSTNode) -> None:
+        verdict = classify(_candidate(name, C.ARGPARSE, Shape(C.OBJECT), self.scope))
+        verdict = C.Verdict(True, verdict.score, (reason, *verdict.reasons))
+        self._record(name, C.ARGPARSE, self._position(where), value, verdict)
 
     def _hydra_config(self, node: cst.FunctionDef) -> None:
         params = node.params.params
@@ -522,7 +565,7 @@ class _Detector(cst.CSTVisitor):
 
     def _in_config_class(self) -> bool:
         scope = self.scope
-        return scope.kind == "class" and scope.config_class and self.detect.class_attributes
+        return scope.kind == "class" and bool(scope.fields) and self.detect.class_attributes
 
     def _enclosing(self, kind: str) -> str:
         for scope in reversed(self.scopes):
@@ -544,6 +587,18 @@ _EMPTY_MODULE = cst.Module(body=[])
 
 def _code(node: cst.CSTNode) -> str:
     return _EMPTY_MODULE.code_for_node(node)
+
+
+def _restated(node: cst.BaseExpression) -> str | None:
+    """A literal written again on one line (the capture shares the statement's last line)."""
+    code = _code(node)
+    if "\n" not in code and "\r" not in code:
+        return code
+    try:
+        flat = repr(ast.literal_eval(code))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return flat if "\n" not in flat and "\r" not in flat else None
 
 
 def _str(text: str) -> str:
@@ -568,7 +623,7 @@ def _candidate(
         length=shape.length,
         scope=scope.kind,
         loop_target=loop_target,
-        config_class=scope.config_class and kind == C.CLASS_ATTR,
+        config_class=scope.fields == CONFIG and kind == C.CLASS_ATTR,
         callee=callee,
     )
 
@@ -657,16 +712,16 @@ def _action_default(action: str | None) -> str:
     return {"store_true": "False", "store_false": "True"}.get(action or "", "None")
 
 
-def _is_config_class(node: cst.ClassDef) -> bool:
+def _fields_kind(node: cst.ClassDef) -> str:
+    bases = {dotted_name(base.value).rsplit(".", 1)[-1] for base in node.bases}
+    if CONFIG_CLASS_NAME.search(node.name.value) or "BaseSettings" in bases:
+        return CONFIG
     for decorator in node.decorators:
         expr = decorator.decorator
         expr = expr.func if isinstance(expr, cst.Call) else expr
         if dotted_name(expr).rsplit(".", 1)[-1] in CONFIG_DECORATORS:
-            return True
-    for base in node.bases:
-        if dotted_name(base.value).rsplit(".", 1)[-1] in CONFIG_BASES:
-            return True
-    return bool(CONFIG_CLASS_NAME.search(node.name.value))
+            return STRUCTURED
+    return STRUCTURED if bases & CONFIG_BASES else ""
 
 
 def _is_hydra_main(node: cst.FunctionDef) -> bool:
@@ -680,6 +735,38 @@ def _is_hydra_main(node: cst.FunctionDef) -> bool:
                 a.keyword and a.keyword.value == "config_path" for a in decorator.decorator.args
             )
     return False
+
+
+def _click_options(node: cst.FunctionDef) -> dict[str, tuple[str, str, cst.CSTNode]]:
+    """`@click.option("--lr", default=0.1)` -> {"lr": (reason, default text, decorator)}."""
+    options: dict[str, tuple[str, str, cst.CSTNode]] = {}
+    for decorator in node.decorators:
+        expr = decorator.decorator
+        if not isinstance(expr, cst.Call) or dotted_name(expr.func) not in CLI_OPTION_DECORATORS:
+            continue
+        names = [s.text for a in expr.args if a.keyword is None and (s := shape_of(a.value)).text]
+        plain = [n for n in names if not n.startswith("-") and n.isidentifier()]
+        long = [n for n in names if n.startswith("--")]
+        chosen = (plain or long or names or [""])[0]
+        dest = chosen.lstrip("-").replace("-", "_").lower()
+        if not dest:
+            continue
+        default = next(
+            (a.value for a in expr.args if a.keyword and a.keyword.value == "default"), None
+        )
+        value = _code(default) if default is not None else "None"
+        options[dest] = (f"click option {chosen}", value, expr)
+    return options
+
+
+def _typer_default(default: cst.BaseExpression) -> cst.BaseExpression | None:
+    """`typer.Option(0.1)` -> 0.1 (None when required); any other default as it is."""
+    if not isinstance(default, cst.Call) or callee_name(default) not in TYPER_OPTIONS:
+        return default
+    for arg in default.args:
+        if arg.keyword is None or arg.keyword.value == "default":
+            return None if isinstance(arg.value, cst.Ellipsis) else arg.value
+    return None
 
 
 def _field_default(value: cst.Call) -> cst.BaseExpression | None:

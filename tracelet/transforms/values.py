@@ -17,6 +17,7 @@ from tracelet.transforms import classify as C
 PURE_CALLS = frozenset(
     "int float round abs min max pow bool str sqrt log log2 log10 exp ceil floor".split()
 )
+ENVIRONMENT_READS = frozenset({"os.environ.get", "os.getenv", "environ.get", "getenv"})
 _FOLDABLE = {
     cst.Add: lambda a, b: a + b,
     cst.Subtract: lambda a, b: a - b,
@@ -157,6 +158,8 @@ def _mapping(node: cst.Dict) -> Shape:
 
 def _call(node: cst.Call) -> Shape:
     name = callee_name(node)
+    if dotted_name(node.func) in ENVIRONMENT_READS:  # a setting read from the environment
+        return Shape(C.DERIVED)
     if name == "dict" and isinstance(node.func, cst.Name):
         if not node.args:
             return Shape(C.EMPTY)
