@@ -60,7 +60,7 @@ def _script_300() -> bytes:
         text = path.read_text(encoding="utf-8", errors="ignore")
         if "coding" in text.splitlines()[0]:
             continue
-        lines.extend(text.splitlines())
+        lines.extend(line for line in text.splitlines() if not line.startswith("from __future__"))
         if len(lines) >= 300:
             break
     text = "\n".join(lines[:300]) + "\n"

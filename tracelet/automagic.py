@@ -125,17 +125,33 @@ def project_table(start: Path) -> dict[str, Any]:
     path = find_pyproject(start.resolve())
     if path is None:
         return {}
+    shown = _shown(path, start)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{path.name}: cannot read [tool.tracelet]: {error}") from None
-    table = data.get("tool", {}).get("tracelet", {})
+        raise ConfigError(f"{shown}: cannot read [tool.tracelet]: {error}") from None
+    tool = data.get("tool", {})
+    table = tool.get("tracelet", {}) if isinstance(tool, dict) else {}
     if not isinstance(table, dict):
-        raise ConfigError(f"{path.name}: [tool.tracelet] must be a table")
+        raise ConfigError(f"{shown}: [tool.tracelet] must be a table")
     unknown = set(table) - {f.name for f in fields(AutomagicConfig)} - PROJECT_KEYS
     if unknown:
-        raise ConfigError(f"[tool.tracelet]: unknown key {sorted(unknown)[0]!r}")
+        raise ConfigError(f"{shown}: [tool.tracelet]: unknown key {sorted(unknown)[0]!r}")
+    exclude = table.get("exclude", [])
+    if not (isinstance(exclude, list) and all(isinstance(item, str) for item in exclude)):
+        raise ConfigError(
+            f"{shown}: [tool.tracelet] exclude: expected a list of patterns, got {exclude!r}"
+        )
     return table
+
+
+def _shown(path: Path, start: Path) -> str:
+    """`path` as a user would type it from `start`: relative when that is shorter."""
+    try:
+        relative = os.path.relpath(path, start)
+    except ValueError:  # another drive
+        return str(path)
+    return relative if len(relative) < len(str(path)) else str(path)
 
 
 # Keys of [tool.tracelet] that configure the commands rather than AutomagicConfig.
@@ -172,5 +188,7 @@ def _frameworks(value: Any, source: str) -> frozenset[str]:
     unknown = names - FRAMEWORKS
     if unknown:
         choices = ", ".join(sorted(FRAMEWORKS))
-        raise ConfigError(f"{source}: unknown framework {sorted(unknown)[0]!r} (choose from {choices})")
+        raise ConfigError(
+            f"{source}: unknown framework {sorted(unknown)[0]!r} (choose from {choices})"
+        )
     return frozenset(names)

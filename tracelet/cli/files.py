@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tracelet.transforms.engine import Result, transform
 from tracelet.transforms.options import Detect
-from tracelet.transforms.source import SourceError, read_source, syntax_error
+from tracelet.transforms.source import SourceError, read_source
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
@@ -29,10 +29,15 @@ class Target:
 
 
 def discover(
-    paths: Iterable[str], excludes: Iterable[str] = ()
+    paths: Iterable[str], excludes: Iterable[str] = (), anchor: Path | None = None
 ) -> tuple[list[Target], list[SourceError]]:
-    """Expand directories into their `.py` files; report missing paths and empty directories."""
-    patterns = (*DEFAULT_EXCLUDES, *excludes)
+    """Expand directories into their `.py` files; report missing paths and empty directories.
+
+    `excludes` apply to directory walks only (a file named on the command line is always read);
+    patterns with a `/` are relative to `anchor`, the folder of the pyproject.toml they come from.
+    """
+    patterns = tuple(_normalized(p) for p in (*DEFAULT_EXCLUDES, *excludes))
+    anchor = Path(os.path.abspath(anchor or Path.cwd()))
     targets: list[Target] = []
     errors: list[SourceError] = []
     for given in paths:
@@ -40,7 +45,7 @@ def discover(
         if path.is_dir():
             found = [
                 Target(p, os.path.join(given, p.relative_to(path).as_posix()), False)
-                for p in _walk(path, patterns)
+                for p in _walk(path, patterns, anchor)
             ]
             if not found:
                 errors.append(SourceError(given, "no Python files found"))
@@ -52,32 +57,46 @@ def discover(
     return targets, errors
 
 
-def _walk(root: Path, patterns: tuple[str, ...]) -> list[Path]:
+def _walk(root: Path, patterns: tuple[str, ...], anchor: Path) -> list[Path]:
     found: list[Path] = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if not _excluded(d, patterns))
+        base = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not _excluded(base / d, patterns, anchor))
         for name in sorted(files):
-            if name.endswith(".py") and not _excluded(name, patterns):
-                found.append(Path(folder) / name)
+            path = base / name
+            if name.endswith(".py") and not _excluded(path, patterns, anchor):
+                found.append(path)
     return found
 
 
-def _excluded(name: str, patterns: tuple[str, ...]) -> bool:
-    return any(fnmatch.fnmatch(name, pattern) for pattern in patterns)
+def _normalized(pattern: str) -> str:
+    return pattern.strip().removeprefix("./").rstrip("/")
+
+
+def _excluded(path: Path, patterns: tuple[str, ...], anchor: Path) -> bool:
+    """Like .gitignore: a pattern without `/` matches a file or folder name at any depth
+    (`*_generated.py`, `.venv`); one with `/` matches the path under `anchor`
+    (`experiments/old`, `src/legacy/*.py`)."""
+    relative = ""
+    for pattern in patterns:
+        if "/" not in pattern:
+            if fnmatch.fnmatch(path.name, pattern):
+                return True
+            continue
+        relative = relative or Path(os.path.relpath(os.path.abspath(path), anchor)).as_posix()
+        if fnmatch.fnmatch(relative, pattern):
+            return True
+    return False
 
 
 def process(target: Target, detect: Detect) -> Result | SourceError | None:
     """One file through the engine; None for an empty file found under a directory."""
     try:
-        source = read_source(target.path, target.file)
+        return transform(read_source(target.path, target.file), detect)
     except SourceError as error:
         if error.message == "file is empty" and not target.explicit:
             return None
         return error
-    try:
-        return transform(source, detect)
-    except SourceError as error:
-        return syntax_error(source, error)
 
 
 def process_all(

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tracelet.automagic import AutomagicConfig, ConfigError, project_table
+from tracelet.automagic import AutomagicConfig, ConfigError, find_pyproject, project_table
 from tracelet.cli.files import discover, process_all
 from tracelet.transforms.engine import Result
 from tracelet.transforms.sites import Site
@@ -27,7 +27,9 @@ Toggle = Annotated[bool | None, typer.Option(show_default=False)]
 
 def command(
     paths: Annotated[list[str], typer.Argument(help="Python files or directories.")],
-    diff: Annotated[bool, typer.Option("--diff", help="Show the rewrite as a unified diff.")] = False,
+    diff: Annotated[
+        bool, typer.Option("--diff", help="Show the rewrite as a unified diff.")
+    ] = False,
     write: Annotated[bool, typer.Option("--write", help="Rewrite the files in place.")] = False,
     check: Annotated[
         bool, typer.Option("--check", help="Exit 1 when any file would change.")
@@ -46,6 +48,9 @@ def command(
     """Find the hyperparameters of PATHS and show how tracelet would capture them."""
     out = Console(highlight=False, soft_wrap=True, emoji=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+    if as_json and (diff or explain):  # one stdout, one format: JSON must stay parseable
+        err.print("tracelet instrument: --json cannot be combined with --diff or --explain")
+        raise typer.Exit(2)
     try:
         table = project_table(Path.cwd())
         config = AutomagicConfig.load(
@@ -61,7 +66,9 @@ def command(
         err.print(f"tracelet: {escape(str(error))}")
         raise typer.Exit(2) from None
 
-    targets, errors = discover(paths, table.get("exclude", ()))
+    pyproject = find_pyproject(Path.cwd().resolve())
+    anchor = pyproject.parent if pyproject else None
+    targets, errors = discover(paths, table.get("exclude", ()), anchor)
     for error in errors:
         err.print(escape(str(error)))
     failed = bool(errors)
@@ -80,7 +87,12 @@ def command(
         if explain:
             _print_explanation(out, result)
         if write and result.changed:
-            _write_atomically(result)
+            try:
+                _write_atomically(result)
+            except OSError as error:
+                err.print(f"{escape(result.source.file)}: cannot write: {error.strerror or error}")
+                failed = True
+                continue
             err.print(f"rewrote {escape(result.source.file)}")
         elif check and result.changed:
             err.print(f"would rewrite {escape(result.source.file)}")
@@ -146,8 +158,11 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 def _write_atomically(result: Result) -> None:
-    """Write beside the file, then rename over it: never a half-written file."""
-    path = Path(result.source.file)
+    """Write beside the file, then rename over it: never a half-written file.
+
+    A symbolic link stays a link: the file it points to is the one rewritten.
+    """
+    path = Path(os.path.realpath(result.source.file))
     data = result.source.encode(result.rewrite.source)
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

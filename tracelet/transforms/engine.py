@@ -10,7 +10,7 @@ import libcst as cst
 from tracelet.transforms.inject import Rewrite, rewrite, strip_injected
 from tracelet.transforms.options import Detect
 from tracelet.transforms.sites import Analysis, Site, analyze
-from tracelet.transforms.source import Source, SourceError
+from tracelet.transforms.source import Source, SourceError, syntax_error
 
 __all__ = ["Analysis", "Detect", "Result", "Site", "SourceError", "transform"]
 
@@ -37,9 +37,10 @@ def transform(source: Source, detect: Detect = Detect()) -> Result:
         module = cst.parse_module(original)
     except cst.ParserSyntaxError as error:
         message = error.message.splitlines()[0] if error.message else "invalid syntax"
-        raise SourceError(
+        fallback = SourceError(
             source.file, f"syntax error: {message}", error.raw_line, error.raw_column + 1
-        ) from None
+        )
+        raise syntax_error(source, fallback) from None
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, DEEP_NESTING))  # libcst visits recursively
     try:
