@@ -13,44 +13,19 @@ from __future__ import annotations
 import argparse
 import ast
 import statistics
-import sys
 import tempfile
-import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from common import ROOT, best, corpus, default_corpus, timed
 
-from tracelet.transforms.cache import compiled_rewrite  # noqa: E402
-from tracelet.transforms.engine import transform  # noqa: E402
-from tracelet.transforms.source import Source, SourceError, read_source  # noqa: E402
-
-
-def _corpus(root: Path) -> list[Source]:
-    sources = []
-    for path in sorted(root.rglob("*.py")):
-        try:
-            source = read_source(path)
-            ast.parse(source.text)
-        except (SourceError, SyntaxError, ValueError):
-            continue
-        sources.append(source)
-    return sources
+from tracelet.transforms.cache import compiled_rewrite
+from tracelet.transforms.engine import transform
+from tracelet.transforms.source import Source
 
 
 def _transform_text(source: Source) -> int:
     return len(transform(source).analysis.sites)
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _best(fn, repeat: int) -> float:
-    return min(_timed(fn) for _ in range(repeat))
 
 
 def _script_300() -> bytes:
@@ -74,26 +49,19 @@ def _script_300() -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(ast.__file__).parent / "json"
-    try:
-        import sklearn
-
-        default = Path(sklearn.__file__).parent
-    except ImportError:
-        pass
-    parser.add_argument("corpus", nargs="?", type=Path, default=default)
+    parser.add_argument("corpus", nargs="?", type=Path, default=default_corpus())
     parser.add_argument("--jobs", type=int, default=2)
     options = parser.parse_args()
 
-    sources = _corpus(options.corpus)
+    sources = corpus(options.corpus)
     lines = sum(s.text.count("\n") for s in sources)
     print(f"corpus: {options.corpus} — {len(sources)} files, {lines} lines")
 
-    t_ast = _best(lambda: [ast.parse(s.text) for s in sources], 3)
-    t_one = _timed(lambda: [transform(s) for s in sources])
+    t_ast = best(lambda: [ast.parse(s.text) for s in sources], 3)
+    t_one = timed(lambda: [transform(s) for s in sources])
     with ProcessPoolExecutor(options.jobs) as pool:
         list(pool.map(_transform_text, sources[: options.jobs * 2]))  # start the workers
-        t_pool = _timed(lambda: list(pool.map(_transform_text, sources, chunksize=4)))
+        t_pool = timed(lambda: list(pool.map(_transform_text, sources, chunksize=4)))
     rate = lines / t_ast
     print(f"  ast.parse, one process      {rate:10.0f} lines/s   1")
     for label, seconds in (
@@ -108,14 +76,13 @@ def main() -> None:
         cache = Path(folder)
         path = Path(folder) / "train.py"
         cold = [
-            _timed(lambda i=i: compiled_rewrite(path, data + b"#%d\n" % i, cache_dir=cache))
+            timed(lambda i=i: compiled_rewrite(path, data + b"#%d\n" % i, root=cache))
             for i in range(5)
         ]
         warm = [
-            _timed(lambda: compiled_rewrite(path, data + b"#0\n", cache_dir=cache))
-            for _ in range(50)
+            timed(lambda: compiled_rewrite(path, data + b"#0\n", root=cache)) for _ in range(50)
         ]
-    parse = [_timed(lambda: ast.parse(data)) for _ in range(50)]
+    parse = [timed(lambda: ast.parse(data)) for _ in range(50)]
     p, c, w = statistics.median(parse), statistics.median(cold), statistics.median(warm)
     print(f"{n}-line script: ast.parse {p * 1e3:.2f} ms; cold rewrite {c * 1e3:.1f} ms")
     print(f"  warm (cached) {w * 1e3:.2f} ms: {p / w:.1f}x the speed of ast.parse")

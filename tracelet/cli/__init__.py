@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tracelet.cli import instrument
+from tracelet.cli import instrument, lint
 
 # typer raises its own copy of click's exceptions (newer typer vendors click): take the
 # module that defines the public `typer.BadParameter`, whichever it is.
@@ -20,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="instrument")(instrument.command)
+app.command(name="lint")(lint.command)
 
 
 @app.callback()

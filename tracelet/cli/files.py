@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from tracelet.transforms.engine import Result, transform
 from tracelet.transforms.options import Detect
 from tracelet.transforms.source import SourceError, read_source
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEFAULT_EXCLUDES = (
     ".git", ".hg", ".venv", "venv", ".tox", ".nox", "__pycache__", "build", "dist",
@@ -102,14 +106,20 @@ def process(target: Target, detect: Detect) -> Result | SourceError | None:
 def process_all(
     targets: list[Target], detect: Detect, jobs: int | None = None
 ) -> Iterator[Result | SourceError]:
-    """Results in the order of `targets`; a process pool when there are many files."""
+    """Engine results in the order of `targets`."""
+    results = in_parallel(process, targets, detect, jobs=jobs)
+    yield from (result for result in results if result is not None)
+
+
+def in_parallel(
+    work: Callable[..., R], items: Sequence[T], *shared: object, jobs: int | None = None
+) -> Iterator[R]:
+    """`work(item, *shared)` for each item, in order; a process pool when there are many."""
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(targets) < POOL_THRESHOLD:
-        results: Iterable[Result | SourceError | None] = (process(t, detect) for t in targets)
-        yield from (r for r in results if r is not None)
+    if jobs == 1 or len(items) < POOL_THRESHOLD:
+        yield from (work(item, *shared) for item in items)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        chunk = max(1, len(targets) // (jobs * 8))
-        for result in pool.map(process, targets, [detect] * len(targets), chunksize=chunk):
-            if result is not None:
-                yield result
+        chunk = max(1, len(items) // (jobs * 8))
+        columns = [[value] * len(items) for value in shared]
+        yield from pool.map(work, items, *columns, chunksize=chunk)

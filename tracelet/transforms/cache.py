@@ -1,8 +1,10 @@
-"""Compiled rewrites, cached by source hash, tracelet version and configuration.
+"""Content-addressed caches under `.tracelet_cache/`: compiled rewrites and lint findings.
 
-Like pytest's rewritten test modules: a hit is a hash, a read and `marshal.loads`,
-and imports neither libcst nor the engine; a miss rewrites, compiles and writes the
-entry atomically (temp file + `os.replace`), so concurrent runs never see half a file.
+Entries are keyed by the source bytes, the file name, tracelet's and Python's
+versions and the configuration, so an upgrade or a config change misses. Like
+pytest's rewritten test modules: a hit is a hash, a read and a decode, and
+imports neither libcst nor the engine; a miss writes its entry atomically (temp
+file + `os.replace`), so concurrent runs never see half a file.
 """
 
 from __future__ import annotations
@@ -18,43 +20,52 @@ from types import CodeType
 from tracelet import __version__
 from tracelet.transforms.options import Detect
 
-DEFAULT_DIR = Path(".tracelet_cache") / "rewrite"
+ROOT = Path(".tracelet_cache")
 
 
-def cache_key(filename: str, data: bytes, detect: Detect) -> str:
+def key(data: bytes, *parts: str) -> str:
     digest = hashlib.sha256(data)
-    for part in (filename, __version__, sys.version, repr(detect)):
+    for part in (__version__, sys.version, *parts):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()
 
 
+def load(folder: Path, entry: str) -> bytes | None:
+    try:
+        return (folder / entry).read_bytes()
+    except OSError:
+        return None
+
+
+def store(folder: Path, entry: str, payload: bytes) -> None:
+    """Write atomically; a cache that cannot be written only costs the next run time."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+        os.replace(temp, folder / entry)
+    except OSError:
+        pass
+
+
 def compiled_rewrite(
-    path: Path, data: bytes, detect: Detect = Detect(), cache_dir: Path = DEFAULT_DIR
+    path: Path, data: bytes, detect: Detect = Detect(), root: Path = ROOT
 ) -> CodeType:
     """The code object of `path`'s rewrite, from the cache when it is there."""
     filename = str(path)
-    entry = cache_dir / f"{cache_key(filename, data, detect)}.bin"
-    try:
-        return marshal.loads(entry.read_bytes())
-    except (OSError, EOFError, ValueError, TypeError):
-        pass
+    folder, entry = root / "rewrite", key(data, filename, repr(detect)) + ".bin"
+    cached = load(folder, entry)
+    if cached is not None:
+        try:
+            return marshal.loads(cached)
+        except (EOFError, ValueError, TypeError):
+            pass
     from tracelet.transforms.engine import transform
     from tracelet.transforms.inject import code_tree
     from tracelet.transforms.source import decode_source
 
     result = transform(decode_source(data, filename), detect)
     code = compile(code_tree(result.rewrite, filename), filename, "exec", dont_inherit=True)
-    _store(entry, marshal.dumps(code))
+    store(folder, entry, marshal.dumps(code))
     return code
-
-
-def _store(entry: Path, payload: bytes) -> None:
-    """Write atomically; a cache that cannot be written only costs the next run time."""
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-        os.replace(temp, entry)
-    except OSError:
-        pass

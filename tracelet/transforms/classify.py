@@ -203,10 +203,6 @@ def tokens(name: str) -> frozenset[str]:
     return frozenset(words) | {w.rstrip("0123456789") for w in words if w[-1:].isdigit()}
 
 
-def _lower(c: Candidate) -> str:
-    return c.name.lower()
-
-
 def _leaf(c: Candidate) -> str:
     """The last dotted part: `Adam.lr` -> `lr`, `params.max_depth` -> `max_depth`."""
     return c.name.rsplit(".", 1)[-1]

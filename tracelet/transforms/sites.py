@@ -518,13 +518,13 @@ class _Detector(cst.CSTVisitor):
         *,
         capture: str | None = None,
         loop_target: bool = False,
-    ) -> Site | None:
+    ) -> Site:
         candidate = _candidate(name, kind, shape, self.scope, loop_target=loop_target)
         return self._consider_candidate(candidate, value, where, capture)
 
     def _consider_candidate(
         self, candidate: Candidate, value: str, where: cst.CSTNode, capture: str | None = None
-    ) -> Site | None:
+    ) -> Site:
         verdict = self._pragma_verdict(where, classify(candidate))
         site = self._record(candidate.name, candidate.kind, self._position(where), value, verdict)
         if site.accepted and capture is not None:

@@ -1,0 +1,1 @@
+"""`tracelet lint`: hyperparameters whose values reach no tracker, as CI findings."""
