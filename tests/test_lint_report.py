@@ -127,7 +127,7 @@ def test_statistics_counts_per_rule_most_frequent_first() -> None:
     assert rows == [
         ["3", "TL004", "inline-hyperparameter"],
         ["2", "TL001", "untracked-hyperparameter"],
-        ["1", "TL002", "unlogged-argparse-option"],
+        ["1", "TL002", "unlogged-cli-option"],
         ["1", "TL999", "syntax-error"],
     ]
     assert lines[-1] == "Found 7 hyperparameter findings in 4 files."

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from tracelet.cli import instrument, lint
+from tracelet.cli import instrument, lint, run, sync
 
 # typer raises its own copy of click's exceptions (newer typer vendors click): take the
 # module that defines the public `typer.BadParameter`, whichever it is.
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 app.command(name="instrument")(instrument.command)
 app.command(name="lint")(lint.command)
+app.command(name="run", context_settings=run.CONTEXT)(run.command)
+app.command(name="sync")(sync.command)
 
 
 @app.callback()

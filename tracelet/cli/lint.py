@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -89,7 +90,7 @@ def _run(
 
 
 def _render(findings: list[Finding], output_format: str, statistics: bool, files: int) -> None:
-    color = output_format == "text" and sys.stdout.isatty()
+    color = output_format == "text" and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     render(
         findings, output_format, sys.stdout, color=color, statistics=statistics,
         files_checked=files,

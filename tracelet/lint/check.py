@@ -140,7 +140,8 @@ def _suppressed(lines: list[str], line: int, code: str) -> bool:
 
 
 def _matches(file: str, pattern: str) -> bool:
-    posix = Path(file).as_posix().lstrip("./") if file.startswith("./") else Path(file).as_posix()
+    """A glob against the path as given (without a leading `./`) or against its name."""
+    posix = Path(file).as_posix()  # Path drops a leading "./"
     return fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(Path(posix).name, pattern)
 
 

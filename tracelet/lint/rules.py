@@ -1,7 +1,7 @@
 """The lint rules: codes, what they find, and small examples the tests run (as Fixit's do).
 
 A rule's `invalid` examples each produce exactly one finding of that rule; its
-`valid` examples produce none. docs/rules.md explains each rule for users.
+`valid` examples produce none of that rule. docs/rules.md explains each rule for users.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ RULES: tuple[LintRule, ...] = (
     LintRule(
         "TL001",
         "untracked-hyperparameter",
-        "a hyperparameter assignment whose value reaches no tracker",
+        "a hyperparameter assignment or config-class field whose value reaches no tracker",
         frozenset({C.ASSIGN, C.CLASS_ATTR}),
         valid=(
             "import mlflow\nlearning_rate = 3e-4\nmlflow.log_param('lr', learning_rate)",
@@ -62,8 +62,8 @@ RULES: tuple[LintRule, ...] = (
     ),
     LintRule(
         "TL002",
-        "unlogged-argparse-option",
-        "a command-line option whose parsed value reaches no tracker",
+        "unlogged-cli-option",
+        "a command-line option (argparse, click, typer, absl) whose value reaches no tracker",
         frozenset({C.ARGPARSE}),
         valid=(
             "import argparse, mlflow\np = argparse.ArgumentParser()\n"
@@ -93,7 +93,10 @@ RULES: tuple[LintRule, ...] = (
         "inline-hyperparameter",
         "a literal hyperparameter written inline in a call, where no tracker can see it",
         frozenset({C.CALL_KWARG}),
-        valid=("import torch\nlr = 0.1\nopt = torch.optim.SGD([], lr=lr)",),
+        valid=(
+            "import mlflow, torch\nlr = 0.1\nmlflow.log_param('lr', lr)\n"
+            "opt = torch.optim.SGD([], lr=lr)",
+        ),
         invalid=("import torch\nopt = torch.optim.SGD([], lr=0.1)",),
     ),
     LintRule(

@@ -25,7 +25,8 @@ ROOT = Path(".tracelet_cache")
 
 def key(data: bytes, *parts: str) -> str:
     digest = hashlib.sha256(data)
-    for part in (__version__, sys.version, *parts):
+    # optimize: code compiled under `python -O` has no asserts
+    for part in (__version__, sys.version, str(sys.flags.optimize), *parts):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()
 
@@ -50,7 +51,7 @@ def store(folder: Path, entry: str, payload: bytes) -> None:
 
 
 def compiled_rewrite(
-    path: Path, data: bytes, detect: Detect = Detect(), root: Path = ROOT
+    path: str | Path, data: bytes, detect: Detect = Detect(), root: Path = ROOT
 ) -> CodeType:
     """The code object of `path`'s rewrite, from the cache when it is there."""
     filename = str(path)

@@ -1,0 +1,173 @@
+"""`tracelet run` end to end: the script runs as under python, the run lands in real MLflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+from tracelet.runtime.sidecar import DeliveryState  # noqa: E402
+
+TRAIN = """
+import argparse, sys
+learning_rate = 3e-4
+batch_size = 64
+
+def train(epochs=3, momentum=0.9):
+    return epochs
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--seed", type=int, default=1)
+parser.add_argument("--fail", default="")
+parser.add_argument("--api-key", default="hunter2")
+args = parser.parse_args()
+train()
+if args.fail == "exception":
+    raise ValueError("boom")
+if args.fail == "exit":
+    sys.exit(3)
+if args.fail == "hang":
+    import time
+    print("ready", flush=True)
+    time.sleep(60)
+print("done")
+"""
+
+
+def tracelet_run(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tracelet", "run", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=180, env=env,
+    )  # fmt: skip
+
+
+def only_run(uri: str):
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("train")
+    runs = client.search_runs([experiment.experiment_id])
+    assert len(runs) == 1
+    return runs[0]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    (tmp_path / "train.py").write_text(textwrap.dedent(TRAIN))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    return tmp_path, env
+
+
+def test_a_run_lands_in_mlflow_with_its_params_and_status(project) -> None:
+    cwd, env = project
+    result = tracelet_run(cwd, "train.py", "--seed", "7", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "done\n"
+    run = only_run(env["MLFLOW_TRACKING_URI"])
+    assert run.info.status == "FINISHED"
+    params = run.data.params
+    assert params["learning_rate"] == "0.0003"
+    assert params["batch_size"] == "64"
+    assert params["seed"] == "7"
+    assert params["epochs"] == "3" and params["momentum"] == "0.9"
+    assert params["api_key"] == "***"  # secrets are redacted
+    assert run.data.tags["tracelet.command"] == "train.py --seed 7"
+    assert "mlflow ui --backend-store-uri" in result.stderr
+
+
+@pytest.mark.parametrize(("fail", "code"), [("exception", 1), ("exit", 3)])
+def test_failures_keep_the_exit_code_and_end_the_run_failed(project, fail: str, code: int) -> None:
+    cwd, env = project
+    result = tracelet_run(cwd, "train.py", "--fail", fail, env=env)
+    assert result.returncode == code
+    run = only_run(env["MLFLOW_TRACKING_URI"])
+    assert run.info.status == "FAILED"
+    if fail == "exception":
+        assert "ValueError: boom" in run.data.tags["tracelet.traceback"]
+        assert "ValueError: boom" in result.stderr
+
+
+def test_offline_then_sync_delivers_once(project) -> None:
+    cwd, env = project
+    result = tracelet_run(cwd, "--offline", "train.py", env=env)
+    assert result.returncode == 0
+    assert "tracelet sync" in result.stderr
+    assert not (cwd / "mlflow.db").exists()
+    for _ in range(2):
+        synced = subprocess.run(
+            [sys.executable, "-m", "tracelet", "sync"], cwd=cwd, env=env,
+            capture_output=True, text=True, timeout=180,
+        )  # fmt: skip
+        assert synced.returncode == 0, synced.stderr
+    assert only_run(env["MLFLOW_TRACKING_URI"]).data.params["seed"] == "1"
+
+
+def test_kill_9_of_the_training_process_ends_the_run_killed(project) -> None:
+    cwd, env = project
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracelet", "run", "train.py", "--fail", "hang"],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline() == "ready\n"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    (run_dir,) = (cwd / ".tracelet" / "runs").iterdir()
+    deadline = time.monotonic() + 90  # the sidecar notices the process is gone
+    while not DeliveryState.load(run_dir).ended and time.monotonic() < deadline:
+        time.sleep(0.5)
+    run = only_run(env["MLFLOW_TRACKING_URI"])
+    assert run.info.status == "KILLED"
+    assert run.data.params["learning_rate"] == "0.0003"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path: Path):
+    """A real `mlflow server` on 127.0.0.1, stopped by its process group."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+         f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination",
+         str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    import urllib.request
+
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail("mlflow server did not start")
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def test_a_run_reaches_a_real_tracking_server(project, server: str) -> None:
+    cwd, env = project
+    result = tracelet_run(cwd, "--tracking-uri", server, "train.py", env=env)
+    assert result.returncode == 0, result.stderr
+    run = only_run(server)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["seed"] == "1"

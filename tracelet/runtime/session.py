@@ -1,0 +1,103 @@
+"""The active run: its spool, the capture runtime, the sidecar, and how the run ends.
+
+`Session.start()` creates the spool (`.tracelet/runs/<run-id>/`), builds the
+`Capture` the rewritten code calls, and starts the sidecar process that delivers
+the spool. `Session.end(code)` appends the final status, closes the spool and
+waits a bounded time for delivery; if the backend could not be reached it says
+how many events are pending and how to deliver them later.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracelet.runtime.capture import Capture
+from tracelet.runtime.spool import SpoolReader, SpoolWriter, status_event
+
+DELIVERY_TIMEOUT = float(os.environ.get("TRACELET_DELIVERY_TIMEOUT", "30"))
+EXIT_INTERRUPTED = 130
+
+
+def status_for(code: int) -> str:
+    """FINISHED on exit 0, KILLED on Ctrl-C, FAILED on an exception or any other exit."""
+    if code == 0:
+        return "FINISHED"
+    return "KILLED" if code == EXIT_INTERRUPTED else "FAILED"
+
+
+@dataclass
+class Session:
+    argv: list[str]
+    experiment: str | None = None
+    run_name: str | None = None
+    tracking_uri: str | None = None
+    root: Path = Path(".tracelet")
+    offline: bool = False  # spool only; `tracelet sync` delivers later
+    writer: SpoolWriter | None = field(default=None, init=False)
+    capture: Capture | None = field(default=None, init=False)
+    sidecar: subprocess.Popen | None = field(default=None, init=False)
+
+    def start(self) -> Capture:
+        self.writer = SpoolWriter.create(
+            self.root,
+            experiment=self.experiment,
+            run_name=self.run_name,
+            tracking_uri=self.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
+            argv=self.argv,
+        )
+        self.capture = Capture(self.writer)
+        if not self.offline:
+            self.sidecar = _start_sidecar(self.writer.run_dir)
+        return self.capture
+
+    @property
+    def run_dir(self) -> Path:
+        assert self.writer is not None
+        return self.writer.run_dir
+
+    def end(self, code: int, traceback_text: str | None = None) -> bool:
+        """Record the status and wait for delivery; True when everything was delivered."""
+        if self.writer is None:
+            return True
+        self.writer.append(status_event(status_for(code), traceback_text))
+        self.writer.close()
+        if self.sidecar is None:
+            return False
+        try:
+            self.sidecar.wait(timeout=DELIVERY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return False
+        return self.delivered()
+
+    def delivered(self) -> bool:
+        from tracelet.runtime.sidecar import DeliveryState
+
+        return DeliveryState.load(self.run_dir).ended
+
+    def pending(self) -> int:
+        from tracelet.runtime.sidecar import DeliveryState
+
+        offset = DeliveryState.load(self.run_dir).offset
+        return len(SpoolReader(self.run_dir).read(offset, final=True)[0])
+
+
+def _start_sidecar(run_dir: Path) -> subprocess.Popen | None:
+    """The delivering process, in its own session so that Ctrl-C reaches only the script."""
+    try:
+        log = open(run_dir / "sidecar.log", "ab")  # noqa: SIM115 - handed to the child
+    except OSError:
+        return None
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tracelet.runtime.sidecar", str(run_dir), "--pid",
+             str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+    except OSError:
+        return None
+    finally:
+        log.close()
