@@ -9,13 +9,17 @@ precedence CLI > environment > pyproject > defaults. A bad value is a
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracelet.transforms.options import Detect
+
+if TYPE_CHECKING:
+    from tracelet.experiment import Experiment
 
 FRAMEWORKS = frozenset({"pytorch", "sklearn", "xgboost"})
 _FRAMEWORK_ALIASES = {"torch": "pytorch", "scikit-learn": "sklearn", "xgb": "xgboost"}
@@ -192,3 +196,8 @@ def _frameworks(value: Any, source: str) -> frozenset[str]:
             f"{source}: unknown framework {sorted(unknown)[0]!r} (choose from {choices})"
         )
     return frozenset(names)
+
+
+def capture_hyperparams(experiment: Experiment) -> dict[str, Any]:
+    """Detect the caller's hyperparameters statically and log their current values."""
+    return experiment.capture_hyperparams(sys._getframe(1))

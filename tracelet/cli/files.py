@@ -8,11 +8,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from tracelet.transforms.engine import Result, transform
 from tracelet.transforms.options import Detect
 from tracelet.transforms.source import SourceError, read_source
+
+if TYPE_CHECKING:
+    from tracelet.transforms.engine import Result
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -95,6 +97,8 @@ def _excluded(path: Path, patterns: tuple[str, ...], anchor: Path) -> bool:
 
 def process(target: Target, detect: Detect) -> Result | SourceError | None:
     """One file through the engine; None for an empty file found under a directory."""
+    from tracelet.transforms.engine import transform  # libcst: only when files are read
+
     try:
         return transform(read_source(target.path, target.file), detect)
     except SourceError as error:

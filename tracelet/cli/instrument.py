@@ -8,7 +8,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,9 +17,11 @@ from rich.table import Table
 
 from tracelet.automagic import AutomagicConfig, ConfigError, find_pyproject, project_table
 from tracelet.cli.files import discover, process_all
-from tracelet.transforms.engine import Result
-from tracelet.transforms.sites import Site
 from tracelet.transforms.source import SourceError
+
+if TYPE_CHECKING:
+    from tracelet.transforms.engine import Result
+    from tracelet.transforms.sites import Site
 
 Flag = Annotated[bool, typer.Option()]
 Toggle = Annotated[bool | None, typer.Option(show_default=False)]

@@ -7,16 +7,16 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracelet.lint.rules import RULE_FOR_KIND, RULES_BY_CODE, SYNTAX_ERROR, Finding
 from tracelet.transforms import cache
 from tracelet.transforms.classify import ARGPARSE, CALL_KWARG, CONFIG_LOAD, FUNC_ARG
-from tracelet.transforms.engine import transform
 from tracelet.transforms.options import Detect
-from tracelet.transforms.sites import Site
 from tracelet.transforms.source import SourceError, read_source
-from tracelet.transforms.tracking import analyse_tracking
+
+if TYPE_CHECKING:
+    from tracelet.transforms.sites import Site
 
 NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Z]+[0-9]+(?:\s*,\s*[A-Z]+[0-9]+)*))?", re.I)
 
@@ -92,6 +92,9 @@ def lint_file(
 
 
 def _lint(path: Path, file: str, settings: LintSettings) -> list[Finding]:
+    from tracelet.transforms.engine import transform  # libcst: only on a cache miss
+    from tracelet.transforms.tracking import analyse_tracking
+
     enabled = settings.enabled(file)
     try:
         result = transform(read_source(path, file), settings.detect)

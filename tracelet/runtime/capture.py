@@ -94,7 +94,7 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from pathlib import PurePath
 
-from tracelet.runtime.spool import metric_event, param_event, tag_event
+from tracelet.runtime.spool import metric_event, now_ms, param_event, tag_event
 
 TYPE_CHECKING = False  # not `from typing import`: typing costs import time
 
@@ -247,6 +247,13 @@ class Capture:
             self._emit_tag(key, text)
         except Exception as error:
             self._internal_error("tag", error)
+
+    def artifact(self, path: str) -> None:
+        """A file for the sidecar to upload with the run."""
+        try:
+            self._emit({"e": "artifact", "k": str(path), "t": now_ms()})
+        except Exception as error:
+            self._internal_error("artifact", error)
 
     def recheck(self) -> None:
         """Capture again every object given to `mapping` (values in effect now)."""

@@ -22,6 +22,14 @@ DELIVERY_TIMEOUT = float(os.environ.get("TRACELET_DELIVERY_TIMEOUT", "30"))
 EXIT_INTERRUPTED = 130
 
 
+_ACTIVE: list[Session] = []  # the run of this process, once started
+
+
+def active() -> Session | None:
+    """The run this process records into (`tracelet run` starts it before the script)."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 def status_for(code: int) -> str:
     """FINISHED on exit 0, KILLED on Ctrl-C, FAILED on an exception or any other exit."""
     if code == 0:
@@ -50,6 +58,7 @@ class Session:
             argv=self.argv,
         )
         self.capture = Capture(self.writer)
+        _ACTIVE.append(self)
         if not self.offline:
             self.sidecar = _start_sidecar(self.writer.run_dir)
         return self.capture
@@ -63,6 +72,8 @@ class Session:
         """Record the status and wait for delivery; True when everything was delivered."""
         if self.writer is None:
             return True
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
         self.writer.append(status_event(status_for(code), traceback_text))
         self.writer.close()
         if self.sidecar is None:

@@ -39,6 +39,7 @@ MAX_TAG = 8000
 class Backend(Protocol):
     def start_run(self, meta: dict[str, Any], tags: dict[str, str]) -> str: ...
     def log(self, run_id: str, params: list, metrics: list, tags: list) -> None: ...
+    def log_artifact(self, run_id: str, path: str) -> None: ...
     def end(self, run_id: str, status: str, end_time: int | None) -> None: ...
 
 
@@ -84,6 +85,9 @@ def deliver(run_dir: Path, backend: Backend, *, final: bool) -> DeliveryState:
             break
         params, metrics, tags = _batch(events, sent, state)
         backend.log(state.run_id, params, metrics, tags)
+        for event in events:
+            if event.get("e") == "artifact" and Path(str(event.get("k"))).is_file():
+                backend.log_artifact(state.run_id, str(event["k"]))
         state.offset, state.params = offset, sent
         state.save(run_dir)
     if state.status in TERMINAL or final:

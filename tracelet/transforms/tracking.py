@@ -14,9 +14,12 @@ import ast
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tracelet.transforms import classify as C
-from tracelet.transforms.sites import Site
+
+if TYPE_CHECKING:
+    from tracelet.transforms.sites import Site
 
 AUTOMAGIC_PRAGMA = re.compile(r"#\s*tracelet:\s*automagic\b")
 

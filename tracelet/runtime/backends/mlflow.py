@@ -84,5 +84,8 @@ class MlflowBackend:
                 run_id, metrics=batch_metrics, params=batch_params, tags=batch_tags
             )
 
+    def log_artifact(self, run_id: str, path: str) -> None:
+        self.client.log_artifact(run_id, path)
+
     def end(self, run_id: str, status: str, end_time: int | None) -> None:
         self.client.set_terminated(run_id, status=status, end_time=end_time)
