@@ -9,6 +9,9 @@ an empty cache, so the engine runs; warm: a cache hit) and the launch. Each roun
 every variant once, in turn, so they share the machine's noise; medians are printed, with
 the milliseconds added over `python`.
 
+`tracelet run` is timed with `--offline`: the spool is created and the capture runtime is
+live, but no sidecar is started (it would be a separate process anyway).
+
 "launcher alone" calls `tracelet.runtime.launch.run_path` from `python -c`, without the
 command line, to show what the CLI's own imports cost.
 
@@ -58,7 +61,9 @@ def main() -> None:
         script = cwd / "train.py"
         script.write_bytes(FIRST_LINE + options.script.read_bytes())
         cache = cwd / ".tracelet_cache"
-        run = [*tracelet_command(), "run", script.name]
+        # --offline: the sidecar (which imports mlflow, ~1 s of CPU) is a process of its own;
+        # left running it would only load the machine for the next measurement
+        run = [*tracelet_command(), "run", "--offline", script.name]
         alone = [sys.executable, "-c", LAUNCHER, script.name]
         variants = {
             "python": ([sys.executable, script.name], None),
