@@ -17,7 +17,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 demo: $(STAMP)
-	$(BIN)/tracelet instrument fixtures/module_config.py --diff --explain
+	$(BIN)/tracelet instrument examples/demo.py --diff --explain
+	cd examples && ../$(BIN)/tracelet run demo.py --C 0.25
 
 lint: $(STAMP)
 	$(BIN)/ruff check tracelet tests bench
