@@ -109,7 +109,7 @@ WEAK_TOKENS = frozenset(
 STRONG_NAMES = frozenset(
     "t_max t_0 t_mult eta_min c random_state k_folds n_splits test_size val_size valid_size "
     "train_size validation_split val_split test_split validation_fraction cv eval_metric "
-    "tree_method grow_policy".split()
+    "tree_method grow_policy step_size lr_scheduler_type".split()
 )
 FLAG_PREFIXES = ("use_", "enable_", "disable_", "do_", "with_", "no_", "apply_", "allow_")
 COUNT_PREFIXES = ("num_", "n_", "max_", "min_", "total_", "nb_")
