@@ -50,6 +50,7 @@ FIELD_CALLS = frozenset({"field", "Field", "attrib", "ib"})
 ABSL_DEFINE = re.compile(r"^DEFINE_(string|integer|float|bool|boolean|enum|list|multi_\w+)$")
 CLI_OPTION_DECORATORS = frozenset({"click.option", "click.argument", "option", "argument"})
 TYPER_OPTIONS = frozenset({"Option", "Argument"})
+Value = str | cst.CSTNode  # a site's value: its text, or the node to render when kept
 TERMINAL = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 SELF_NAMES = frozenset({"self", "cls"})
 
@@ -277,7 +278,7 @@ class _Detector(cst.CSTVisitor):
         ):
             default = _field_default(value)
             if default is None:  # a default_factory: the value exists only on instances
-                self._consider(name, kind, Shape(C.NONE), _code(value), target)
+                self._consider(name, kind, Shape(C.NONE), value, target)
                 return
             captured, value = _restated(default), default
         shape = shape_of(value)
@@ -287,7 +288,7 @@ class _Detector(cst.CSTVisitor):
         scope = "" if self.scope.kind == "module" else self.scope.name
         scoped = [_str(scope)] if scope else []
         capture = call("param", _str(name), captured, *scoped) if captured else None
-        self._consider(name, kind, shape, _code(value), target, capture=capture)
+        self._consider(name, kind, shape, value, target, capture=capture)
 
     def _attribute_assignment(
         self, target: cst.Attribute | cst.Subscript, value: cst.BaseExpression
@@ -302,7 +303,7 @@ class _Detector(cst.CSTVisitor):
             return
         restated = _restated(value)
         capture = call("param", _str(name), restated) if restated else None
-        self._consider(name, C.ASSIGN, shape, _code(value), target, capture=capture)
+        self._consider(name, C.ASSIGN, shape, value, target, capture=capture)
 
     def _bundle(self, name: str, value: cst.BaseExpression, target: cst.Name) -> None:
         """A dict literal of hyperparameters: one site, captured key by key."""
@@ -321,7 +322,7 @@ class _Detector(cst.CSTVisitor):
             why = "a dict without hyperparameter keys" if not accepted else "a dict of copies"
             verdict = C.Verdict(False, 0.0, (why,), "bundle")
         verdict = self._pragma_verdict(target, verdict)
-        self._record(name, C.ASSIGN, self._position(target), _code(value), verdict)
+        self._record(name, C.ASSIGN, self._position(target), value, verdict)
         if verdict.accepted:
             self._capture_here(call("mapping", _str(name), name))
 
@@ -346,7 +347,7 @@ class _Detector(cst.CSTVisitor):
         if loader is not None and self.detect.config_files and bound and _is_config(loader, bound):
             self.handled_calls.update(id(c) for c in _calls_within(loader))
             self._consider(
-                bound, C.CONFIG_LOAD, Shape(C.OBJECT), _code(value), target,
+                bound, C.CONFIG_LOAD, Shape(C.OBJECT), value, target,
                 capture=call("mapping", '""', bound),
             )  # fmt: skip
             return True
@@ -381,14 +382,14 @@ class _Detector(cst.CSTVisitor):
                 return
             if _is_config(node, self._enclosing_function()):
                 self.handled_calls.update(id(c) for c in _calls_within(node))
-                self._consider("config", C.CONFIG_LOAD, Shape(C.OBJECT), _code(node), node)
+                self._consider("config", C.CONFIG_LOAD, Shape(C.OBJECT), node, node)
                 self._wrap(node, f'{RUNTIME}.mapping("", ')
             return
         if name in CONFIG_PARSER_READS and isinstance(node.func, cst.Attribute):
             receiver = dotted_name(node.func.value)
             if receiver in self.config_parsers and self.detect.config_files:
                 self._consider(
-                    receiver, C.CONFIG_LOAD, Shape(C.OBJECT), _code(node), node,
+                    receiver, C.CONFIG_LOAD, Shape(C.OBJECT), node, node,
                     capture=call("mapping", '""', receiver),
                 )  # fmt: skip
             return
@@ -410,7 +411,7 @@ class _Detector(cst.CSTVisitor):
         ]  # fmt: skip
         if not any(self._pragma_verdict(arg, classify(c)).accepted for arg, c in candidates):
             for arg, c in candidates:
-                self._consider_candidate(c, _code(arg.value), arg.keyword)
+                self._consider_candidate(c, arg.value, arg.keyword)
             return
         self.callee_counts[callee] += 1
         prefix = (
@@ -421,7 +422,7 @@ class _Detector(cst.CSTVisitor):
             renamed = Candidate(**{**_fields(c), "name": name})
             restated = _restated(arg.value)
             capture = call("param", _str(name), restated) if restated else None
-            self._consider_candidate(renamed, _code(arg.value), arg.keyword, capture)
+            self._consider_candidate(renamed, arg.value, arg.keyword, capture)
 
     def _argparse_option(self, node: cst.Call) -> None:
         flags = [a.value for a in node.args if a.keyword is None]
@@ -468,7 +469,7 @@ class _Detector(cst.CSTVisitor):
                 accepted.append(name)
                 continue
             candidate = _candidate(name, C.FUNC_ARG, shape_of(param.default), self.scope)
-            if self._consider_candidate(candidate, _code(param.default), param.name).accepted:
+            if self._consider_candidate(candidate, param.default, param.name).accepted:
                 accepted.append(name)
         if accepted:
             captured = ", ".join(f"{name}={name}" for name in accepted)
@@ -513,7 +514,7 @@ class _Detector(cst.CSTVisitor):
         name: str,
         kind: str,
         shape: Shape,
-        value: str,
+        value: Value,
         where: cst.CSTNode,
         *,
         capture: str | None = None,
@@ -523,7 +524,7 @@ class _Detector(cst.CSTVisitor):
         return self._consider_candidate(candidate, value, where, capture)
 
     def _consider_candidate(
-        self, candidate: Candidate, value: str, where: cst.CSTNode, capture: str | None = None
+        self, candidate: Candidate, value: Value, where: cst.CSTNode, capture: str | None = None
     ) -> Site:
         verdict = self._pragma_verdict(where, classify(candidate))
         site = self._record(candidate.name, candidate.kind, self._position(where), value, verdict)
@@ -553,8 +554,13 @@ class _Detector(cst.CSTVisitor):
         return start.line, start.column + 1
 
     def _record(
-        self, name: str, kind: str, where: tuple[int, int], value: str, verdict: C.Verdict
+        self, name: str, kind: str, where: tuple[int, int], value: Value, verdict: C.Verdict
     ) -> Site:
+        """Keep the site; a rejected one carries no value text (rendering it costs time)."""
+        if not verdict.accepted:
+            value = ""
+        elif not isinstance(value, str):
+            value = _code(value)
         scope = "" if self.scope.kind == "module" else self.scope.name
         site = Site(
             self.file, name, kind, where[0], where[1], value, verdict.score, verdict.reasons,
