@@ -14,6 +14,7 @@ and KILLED when the process is gone without one (SIGKILL, an OOM kill).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
@@ -207,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, required=True)
     parser.add_argument("--poll", type=float, default=0.25)
     options = parser.parse_args(argv)
+    with contextlib.suppress(OSError):  # delivery is background work: training goes first
+        os.nice(10)
     from tracelet.runtime.backends.mlflow import MlflowBackend, tracking_uri
 
     meta = SpoolReader(options.run_dir).meta() or {}
