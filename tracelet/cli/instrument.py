@@ -15,16 +15,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tracelet.automagic import AutomagicConfig, ConfigError, find_pyproject, project_table
+from tracelet.automagic import ConfigError, find_pyproject, project_table
 from tracelet.cli.files import discover, process_all
+from tracelet.cli.options import Toggle, load_config
 from tracelet.transforms.source import SourceError
 
 if TYPE_CHECKING:
     from tracelet.transforms.engine import Result
     from tracelet.transforms.sites import Site
-
-Flag = Annotated[bool, typer.Option()]
-Toggle = Annotated[bool | None, typer.Option(show_default=False)]
 
 
 def command(
@@ -55,14 +53,12 @@ def command(
         raise typer.Exit(2)
     try:
         table = project_table(Path.cwd())
-        config = AutomagicConfig.load(
-            cli={
-                "detect_function_args": detect_function_args,
-                "detect_class_attributes": detect_class_attributes,
-                "detect_argparse": detect_argparse,
-                "detect_config_files": detect_config_files,
-            },
-            project=table,
+        config = load_config(
+            table,
+            detect_function_args,
+            detect_class_attributes,
+            detect_argparse,
+            detect_config_files,
         )
     except ConfigError as error:
         err.print(f"tracelet: {escape(str(error))}")

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tracelet.automagic import AutomagicConfig, ConfigError, project_table
+from tracelet.automagic import ConfigError, project_table
+from tracelet.cli.options import Toggle, load_config
 
 if TYPE_CHECKING:
     from tracelet.runtime.launch import RunOptions
@@ -27,8 +28,6 @@ CONTEXT = {
     "ignore_unknown_options": True,
     "allow_interspersed_args": False,
 }
-
-Toggle = Annotated[bool | None, typer.Option(show_default=False)]
 
 
 def command(
@@ -78,14 +77,12 @@ def command(
     if target.startswith("-") and target != "-":
         _fail(f"no such option: {target} (see 'tracelet run --help')")
     try:
-        config = AutomagicConfig.load(
-            cli={
-                "detect_function_args": detect_function_args,
-                "detect_class_attributes": detect_class_attributes,
-                "detect_argparse": detect_argparse,
-                "detect_config_files": detect_config_files,
-            },
-            project=project_table(Path.cwd()),
+        config = load_config(
+            project_table(Path.cwd()),
+            detect_function_args,
+            detect_class_attributes,
+            detect_argparse,
+            detect_config_files,
         )
     except ConfigError as error:
         _fail(str(error))
