@@ -171,3 +171,24 @@ def test_a_run_reaches_a_real_tracking_server(project, server: str) -> None:
     run = only_run(server)
     assert run.info.status == "FINISHED"
     assert run.data.params["seed"] == "1"
+
+
+CONFIGURATOR = """
+learning_rate = 0.1
+batch_size = 32
+exec("learning_rate = 0.5")  # a configurator rewriting globals, invisible to the static pass
+globals().update(batch_size=64)
+print("trained")
+"""
+
+
+def test_values_rewritten_after_their_assignment_are_recorded_at_the_end(project) -> None:
+    cwd, env = project
+    (cwd / "train.py").write_text(textwrap.dedent(CONFIGURATOR))
+    result = tracelet_run(cwd, "train.py", env=env)
+    assert result.returncode == 0, result.stderr
+    run = only_run(env["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
+    history = client.get_metric_history(run.info.run_id, "param/learning_rate")
+    assert [(m.step, m.value) for m in history] == [(0, 0.1), (1, 0.5)]
+    assert client.get_metric_history(run.info.run_id, "param/batch_size")[-1].value == 64

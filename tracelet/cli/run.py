@@ -151,6 +151,9 @@ def start_session(options: RunOptions, offline: bool) -> Session | None:
 
 def finish_session(session: Session, code: int, quiet: bool) -> None:
     """Record how the script ended, wait for delivery, and show where the run is."""
+    main = sys.modules.get("__main__")  # the script's, kept by run(..., restore=False)
+    if session.capture is not None and main is not None:
+        session.capture.recheck(vars(main))
     traceback_text = None
     if code != 0 and getattr(sys, "last_value", None) is not None:
         traceback_text = "".join(

@@ -255,11 +255,20 @@ class Capture:
         except Exception as error:
             self._internal_error("artifact", error)
 
-    def recheck(self) -> None:
-        """Capture again every object given to `mapping` (values in effect now)."""
+    def recheck(self, module_globals: Mapping[str, Any] | None = None) -> None:
+        """Capture again the values in effect now (DESIGN.md invariant 8).
+
+        Every object given to `mapping`, and, from `module_globals`, every module-level
+        name captured so far: an `exec`'d configurator or `globals().update(...)` that
+        rewrote a literal after its assignment is recorded as a change.
+        """
         try:
             for prefix, obj in list(self._mapped.values()):
                 self._map(prefix, obj, remember=False)
+            if module_globals is not None:
+                for name in list(self._slots.get("", {})):
+                    if name in module_globals:
+                        self.param(name, module_globals[name])
         except Exception as error:
             self._internal_error("recheck", error)
 
