@@ -31,6 +31,7 @@ for step, loss in enumerate([0.9, 0.5, 0.25]):
 with open("notes.txt", "w") as handle:
     handle.write("hello")
 experiment.log_artifact("notes.txt")
+experiment.log_metrics({"accuracy": 0.75, "f1": 0.5}, step=3)
 experiment.end()
 """
 
@@ -119,6 +120,9 @@ def test_spec_basic_example_captures_names_assigned_after_start(tmp_path: Path) 
     }
     history = client.get_metric_history(only.info.run_id, "loss")
     assert [(m.step, m.value) for m in history] == [(0, 0.9), (1, 0.5), (2, 0.25)]
+    assert [(m.step, m.value) for m in client.get_metric_history(only.info.run_id, "f1")] == [
+        (3, 0.5)
+    ]
     assert [a.path for a in client.list_artifacts(only.info.run_id)] == ["notes.txt"]
 
 

@@ -410,11 +410,12 @@ def test_no_rewrite_still_provides_the_runtime(tmp_path: Path, capsys) -> None:
     assert null.args("f", a=1)(5) == 5 and null.mapping("", d := {}) is d
 
 
-def test_launch_imports_nothing_heavy() -> None:
+def test_the_runtime_imports_nothing_heavy() -> None:
+    """What the training process imports: no mlflow, libcst, CLI libraries or frameworks."""
     probe = (
-        "import sys, tracelet.runtime.launch; "
-        "print(sorted(m for m in ('libcst', 'typer', 'click', 'rich', 'mlflow') "
-        "if m in sys.modules))"
+        "import sys, tracelet.runtime.launch, tracelet.runtime.capture, tracelet.runtime.spool; "
+        "heavy = ('libcst', 'typer', 'click', 'rich', 'mlflow', 'numpy', 'torch', 'omegaconf'); "
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=TIMEOUT, check=True

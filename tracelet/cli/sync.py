@@ -9,8 +9,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-DEFAULT_ROOT = Path(".tracelet") / "runs"
-
 
 def command(
     run_dirs: Annotated[
@@ -21,11 +19,11 @@ def command(
     """Deliver spooled runs to their backend; running it twice adds nothing."""
     from tracelet.runtime.backends.mlflow import MlflowBackend, tracking_uri
     from tracelet.runtime.sidecar import DeliveryState, alive, deliver
-    from tracelet.runtime.spool import SpoolReader
+    from tracelet.runtime.spool import DEFAULT_ROOT, RUNS, SpoolReader
 
     out = Console(highlight=False, soft_wrap=True, emoji=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
-    folders = run_dirs or sorted(p for p in DEFAULT_ROOT.glob("*") if p.is_dir())
+    folders = run_dirs or sorted(p for p in (DEFAULT_ROOT / RUNS).glob("*") if p.is_dir())
     failed = False
     for folder in folders:
         meta = SpoolReader(folder).meta()

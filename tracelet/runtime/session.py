@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tracelet.runtime.capture import Capture
-from tracelet.runtime.spool import SpoolReader, SpoolWriter, status_event
+from tracelet.runtime.spool import DEFAULT_ROOT, SpoolWriter, status_event
 
 DELIVERY_TIMEOUT = float(os.environ.get("TRACELET_DELIVERY_TIMEOUT", "30"))
 EXIT_INTERRUPTED = 130
@@ -43,7 +43,7 @@ class Session:
     experiment: str | None = None
     run_name: str | None = None
     tracking_uri: str | None = None
-    root: Path = Path(".tracelet")
+    root: Path = DEFAULT_ROOT
     offline: bool = False  # spool only; `tracelet sync` delivers later
     writer: SpoolWriter | None = field(default=None, init=False)
     capture: Capture | None = field(default=None, init=False)
@@ -88,12 +88,6 @@ class Session:
         from tracelet.runtime.sidecar import DeliveryState
 
         return DeliveryState.load(self.run_dir).ended
-
-    def pending(self) -> int:
-        from tracelet.runtime.sidecar import DeliveryState
-
-        offset = DeliveryState.load(self.run_dir).offset
-        return len(SpoolReader(self.run_dir).read(offset, final=True)[0])
 
 
 def _start_sidecar(run_dir: Path) -> subprocess.Popen | None:
