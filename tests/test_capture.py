@@ -510,15 +510,41 @@ def test_a_namespace_overriding_a_module_value_is_qualified_as_args(run: Run) ->
     assert run.params() == {"lr": 0.1, "args.lr": 0.01, "epochs": 3}
 
 
-def test_recheck_records_values_changed_after_mapping(run: Run) -> None:
+def _map_then_change(run: Run) -> None:
     args = argparse.Namespace(lr=0.1, optimizer="sgd")
     config = TrainConfig()
     run.capture.mapping("", args)
     run.capture.mapping("cfg", config)
     vars(args).update({"lr": 0.5, "optimizer": "adam"})  # vars(args).update(loaded_yaml)
     config.epochs = 99  # setattr loops over a config object
+
+
+def test_before_training_the_value_in_effect_replaces_the_param(run: Run) -> None:
+    _map_then_change(run)
+    run.capture.start_training()  # reads mapped objects again
+    params = run.params()  # the last value of each param in the spool
+    assert {k: params[k] for k in ("lr", "optimizer", "cfg.epochs")} == {
+        "lr": 0.5, "optimizer": "adam", "cfg.epochs": 99,
+    }  # fmt: skip
+    assert run.capture.snapshot()["lr"] == 0.5
+    assert not [e for e in run.events() if e.get("k", "").startswith("param/")]
+    assert run.events()[-1]["e"] == "train"
+
+
+def test_start_training_runs_once_and_calls_back(run: Run) -> None:
+    calls: list[str] = []
+    run.capture.when_training_starts(lambda: calls.append("started"))
+    run.capture.start_training()
+    run.capture.start_training()
+    assert calls == ["started"]
+    assert [e["e"] for e in run.events()].count("train") == 1
+
+
+def test_after_training_started_recheck_records_changes(run: Run) -> None:
+    run.capture.start_training()
+    _map_then_change(run)
     run.capture.recheck()
-    changes = [e for e in run.events() if e["k"].startswith("param/")]
+    changes = [e for e in run.events() if e.get("k", "").startswith("param/")]
     assert changes == [
         {"e": "metric", "k": "param/lr", "v": 0.1, "s": 0},
         {"e": "metric", "k": "param/lr", "v": 0.5, "s": 1},

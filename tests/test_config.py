@@ -38,6 +38,7 @@ SPEC_DEFAULTS: dict[str, object] = {
     "monitor_learning_rate": True,
     "monitor_gpu_memory": True,
     "monitor_cpu_usage": True,
+    "monitor_interval": 10.0,  # tracelet's own: seconds between resource samples
     "frameworks": {"pytorch", "sklearn", "xgboost"},
 }
 BOOLEAN_FIELDS = [name for name, value in SPEC_DEFAULTS.items() if isinstance(value, bool)]
@@ -123,6 +124,17 @@ def test_each_boolean_field_has_its_environment_variable(
 def test_frameworks_from_the_environment(raw: str, expected: set[str]) -> None:
     config = AutomagicConfig.load(env={"TRACELET_AUTOMAGIC_FRAMEWORKS": raw})
     assert config.frameworks == expected
+
+
+def test_monitor_interval_from_each_source() -> None:
+    assert AutomagicConfig.load(env={"TRACELET_MONITOR_INTERVAL": "2.5"}).monitor_interval == 2.5
+    assert AutomagicConfig.load(project={"monitor_interval": 1}).monitor_interval == 1.0
+
+
+@pytest.mark.parametrize("raw", ["0", "-1", "nan", "soon", "0.01"])
+def test_a_bad_monitor_interval_names_its_source(raw: str) -> None:
+    with pytest.raises(ConfigError, match=r"^TRACELET_MONITOR_INTERVAL: expected a number"):
+        AutomagicConfig.load(env={"TRACELET_MONITOR_INTERVAL": raw})
 
 
 @pytest.mark.parametrize(

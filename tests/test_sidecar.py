@@ -15,6 +15,7 @@ from tracelet.runtime.spool import (
     param_event,
     status_event,
     tag_event,
+    train_event,
 )
 
 mlflow = pytest.importorskip("mlflow")
@@ -46,7 +47,9 @@ def test_a_finished_run_is_delivered_exactly_once(tmp_path: Path, store: str) ->
         tmp_path,
         param_event("lr", 0.1),
         param_event("hidden", [64, 32]),
-        param_event("lr", 0.2),  # a changed value: MLflow keeps the first, a tag the news
+        param_event("lr", 0.2),  # before training: the value in effect replaces the literal
+        train_event(),  # the held params go out
+        param_event("lr", 0.3),  # a changed value: MLflow keeps the param, a tag the news
         *(metric_event("train/loss", 1.0 / (step + 1), step) for step in range(3)),
         tag_event("framework", "torch"),
     )
@@ -57,8 +60,8 @@ def test_a_finished_run_is_delivered_exactly_once(tmp_path: Path, store: str) ->
         deliver(run_dir, backend, final=True).offset == state.offset
     )  # a second pass adds nothing
     run = MlflowClient(store).get_run(state.run_id)
-    assert run.data.params == {"lr": "0.1", "hidden": "[64, 32]"}
-    assert run.data.tags["param/lr"] == "0.2"
+    assert run.data.params == {"lr": "0.2", "hidden": "[64, 32]"}
+    assert run.data.tags["param/lr"] == "0.3"
     assert run.data.tags["framework"] == "torch"
     assert run.data.tags["tracelet.command"] == "train.py --lr 0.1"
     assert run.info.status == "FINISHED"

@@ -26,6 +26,7 @@ _FRAMEWORK_ALIASES = {"torch": "pytorch", "scikit-learn": "sklearn", "xgb": "xgb
 ENV_PREFIX = "TRACELET_"
 ENV_FRAMEWORKS = "TRACELET_AUTOMAGIC_FRAMEWORKS"
 ENV_ENABLE = "TRACELET_ENABLE_AUTOMAGIC"
+MIN_INTERVAL = 0.1  # seconds; faster sampling would cost training time
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -55,6 +56,7 @@ class AutomagicConfig:
     # Resource monitoring
     monitor_gpu_memory: bool = True
     monitor_cpu_usage: bool = True
+    monitor_interval: float = 10.0  # seconds between resource samples (MLflow's default)
     # Framework selection
     frameworks: frozenset[str] = field(default_factory=lambda: FRAMEWORKS)
 
@@ -165,6 +167,8 @@ PROJECT_KEYS = frozenset({"exclude", "lint", "paths", "entrypoints"})
 def _coerce(name: str, value: Any, source: str) -> Any:
     if name == "frameworks":
         return _frameworks(value, source)
+    if name == "monitor_interval":
+        return _interval(value, source)
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
@@ -179,6 +183,18 @@ def _boolean(raw: str, source: str) -> bool:
     if text in _FALSE:
         return False
     raise ConfigError(f"{source}: expected true or false, got {raw!r}")
+
+
+def _interval(value: Any, source: str) -> float:
+    try:
+        seconds = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not seconds >= MIN_INTERVAL:  # also refuses nan
+        raise ConfigError(
+            f"{source}: expected a number of seconds >= {MIN_INTERVAL}, got {value!r}"
+        )
+    return seconds
 
 
 def _frameworks(value: Any, source: str) -> frozenset[str]:

@@ -60,16 +60,24 @@ class Experiment:
             self._session, self._capture = active, active.capture
         else:
             self._session = sessions.Session(
-                argv=list(sys.argv), experiment=self.project or self.name, run_name=self.name
+                argv=list(sys.argv),
+                experiment=self.project or self.name,
+                run_name=self.name,
+                config=self.config if self.automagic else None,
             )
             self._capture = self._session.start()
             self._owner = True
             atexit.register(self._at_exit)
         self.set_tags(self.tags)
         if self.automagic:
-            self._caller = _caller_frame()
+            self._caller = self._caller or _caller_frame()
             self.capture_hyperparams(self._caller)
+            self._capture.when_training_starts(self._capture_from_caller)
         return self
+
+    def _capture_from_caller(self) -> None:
+        if self._caller is not None and self._capture is not None:
+            self.capture_hyperparams(self._caller)
 
     def end(self, status_code: int = 0) -> None:
         """Capture the caller's names once more, record the status, wait for delivery."""
@@ -111,9 +119,11 @@ class Experiment:
         self._require().mapping("", dict(params))
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
+        capture = self._require()
+        capture.start_training()  # a metric means training is under way
         if step is None:
             step, self._step = self._step, self._step + 1
-        self._require().metric(name, value, step)
+        capture.metric(name, value, step)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         for name, value in metrics.items():
@@ -136,7 +146,7 @@ class Experiment:
         frame = frame or _caller_frame()
         found = hyperparameters_in(frame, self.config)
         for name, value in found.items():
-            capture.param(name, value)
+            capture.in_effect(name, value)
         return found
 
     def _require(self) -> Capture:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from tracelet.automagic import ConfigError, project_table
+from tracelet.automagic import AutomagicConfig, ConfigError, project_table
 from tracelet.cli.options import Toggle, load_config
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def command(
         quiet=quiet,
         detect=config.detect(),
     )
-    session = start_session(options, offline)
+    session = start_session(options, offline, config)
     runtime = session.capture if session is not None else launch.NullRuntime()
     run = launch.run_module if module else launch.run_path
     try:
@@ -121,7 +121,7 @@ def command(
     raise typer.Exit(code)
 
 
-def start_session(options: RunOptions, offline: bool) -> Session | None:
+def start_session(options: RunOptions, offline: bool, config: AutomagicConfig) -> Session | None:
     """The run's spool, capture and sidecar; None with `--no-capture`.
 
     A session that fails to start must not stop the script (invariant 3): one warning,
@@ -137,6 +137,7 @@ def start_session(options: RunOptions, offline: bool) -> Session | None:
         run_name=options.run_name,
         tracking_uri=options.tracking_uri,
         offline=offline,
+        config=config,
     )
     try:
         session.start()

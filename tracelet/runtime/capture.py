@@ -72,8 +72,18 @@ Mappings
     where possible) and sections, dataclass instances (the instance's values, not the class
     defaults), namedtuples and pydantic models (``model_dump``). Nesting stops at depth 8;
     cycles are cut. Objects given to `mapping` are remembered: `recheck()` captures them
-    again (the values in effect when training starts and at the end, DESIGN.md
-    invariant 8).
+    again.
+
+The value in effect (DESIGN.md invariant 8)
+    `recheck()` reads captured names again where code the static pass cannot see may have
+    changed them (mapped objects, `__main__` globals, config classes and the instances the
+    script uses: see `tracelet.runtime.in_effect`). It runs when training starts
+    (`start_training()`, called by the framework hooks at the first optimizer step, `fit`
+    or boosting round, and by `Experiment.log_metric`) and when the run ends. Until
+    training has started, a value found changed *replaces* its param: the param is the
+    value the training ran with, not the literal in the source (the sidecar holds params
+    back until training starts, so MLflow only ever sees the final one). Changes found
+    afterwards, and changes the rewrite itself captures, follow the change policy above.
 
 Never break training (invariant 3)
     Each entry point catches any internal error, logs one warning per entry point and
@@ -94,7 +104,8 @@ from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from pathlib import PurePath
 
-from tracelet.runtime.spool import metric_event, now_ms, param_event, tag_event
+from tracelet.runtime.in_effect import values_in_effect
+from tracelet.runtime.spool import metric_event, now_ms, param_event, tag_event, train_event
 
 TYPE_CHECKING = False  # not `from typing import`: typing costs import time
 
@@ -179,6 +190,8 @@ class Capture:
         self._mapped: dict[int, tuple[str, Any]] = {}
         self._errors: set[tuple[str, type]] = set()
         self._lock = threading.RLock()
+        self._training = False
+        self._at_training_start: list[Callable[[], None]] = []
 
     # --- entry points of the rewrite ----------------------------------------------
 
@@ -258,19 +271,55 @@ class Capture:
     def recheck(self, module_globals: Mapping[str, Any] | None = None) -> None:
         """Capture again the values in effect now (DESIGN.md invariant 8).
 
-        Every object given to `mapping`, and, from `module_globals`, every module-level
-        name captured so far: an `exec`'d configurator or `globals().update(...)` that
-        rewrote a literal after its assignment is recorded as a change.
+        Every object given to `mapping`; module-level names from `module_globals` (default:
+        the `__main__` globals of the rewritten code on the stack); config classes and
+        the instances the script holds. Before training starts, a changed value replaces
+        its param; afterwards it is recorded as a change.
         """
         try:
             for prefix, obj in list(self._mapped.values()):
-                self._map(prefix, obj, remember=False)
-            if module_globals is not None:
-                for name in list(self._slots.get("", {})):
-                    if name in module_globals:
-                        self.param(name, module_globals[name])
+                self._map(prefix, obj, remember=False, settle=True)
+            with self._lock:
+                names = {scope: list(slots) for scope, slots in self._slots.items()}
+            for scope, name, value in values_in_effect(
+                names, self, module_globals, sys._getframe(1)
+            ):
+                self.in_effect(name, value, scope)
         except Exception as error:
             self._internal_error("recheck", error)
+
+    def in_effect(self, name: str, value: Any, scope: str = "") -> None:
+        """Capture a value read again rather than assigned (as `recheck` does): before
+        training starts, a changed value replaces its param."""
+        try:
+            self._capture(name, value, scope, settle=True)
+        except Exception as error:
+            self._internal_error("in_effect", error)
+
+    def when_training_starts(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (once) when `start_training()` is first called."""
+        self._at_training_start.append(callback)
+
+    def start_training(self) -> None:
+        """Training begins: read the values in effect, then let the params go out.
+
+        Idempotent and cheap after the first call. Runs `recheck()` and the callbacks of
+        `when_training_starts`, then appends a ``train`` event: the sidecar delivers the
+        params it held back.
+        """
+        if self._training:
+            return
+        try:
+            self.recheck()
+            for callback in self._at_training_start:
+                try:
+                    callback()
+                except Exception as error:
+                    self._internal_error("start_training", error)
+        finally:
+            self._training = True
+            self._at_training_start.clear()
+            self._emit(train_event())
 
     def snapshot(self) -> dict[str, Any]:
         """The params as recorded: name -> first value (normalised, redacted, truncated)."""
@@ -279,7 +328,7 @@ class Capture:
 
     # --- slow path -----------------------------------------------------------------
 
-    def _capture(self, name: str, value: Any, scope: str) -> None:
+    def _capture(self, name: str, value: Any, scope: str, settle: bool = False) -> None:
         norm = _normalise(value)  # outside the lock: it may run user code (repr, item)
         with self._lock:
             slots = self._slots.get(scope)
@@ -294,6 +343,8 @@ class Capture:
                 pass
             elif slot.alias:
                 self._bind(slot, norm)  # no longer equal to the param it shared
+            elif settle and not self._training and not self._keys[slot.key].changes:
+                self._settle(slot, norm)
             else:
                 self._changed(slot, norm)
             slot.value = norm
@@ -330,6 +381,14 @@ class Capture:
         else:
             self._emit_tag(name, norm if type(norm) is str else _text(norm))
 
+    def _settle(self, slot: _Slot, norm: Any) -> None:
+        """Before training: the value in effect replaces the param (held by the sidecar)."""
+        info = self._keys[slot.key]
+        if info.redacted or slot.secret or (self.redact and _has_userinfo(norm)):
+            return
+        info.first = norm
+        self._emit_param(slot.key, norm, False)
+
     def _emit_param(self, key: str, norm: Any, redacted: bool) -> None:
         value = REDACTED if redacted else norm
         length = 0
@@ -363,7 +422,7 @@ class Capture:
         if self.writer is not None:
             self.writer.append(event)
 
-    def _map(self, prefix: str, obj: Any, remember: bool) -> None:
+    def _map(self, prefix: str, obj: Any, remember: bool, settle: bool = False) -> None:
         prefix = str(prefix) if prefix else ""
         obj = _unwrap_known_args(obj)
         scope = ARGS_SCOPE if _is_namespace(obj) else CONFIG_SCOPE
@@ -375,7 +434,10 @@ class Capture:
         elif remember and not isinstance(obj, tuple) and len(self._mapped) < MAX_REMEMBERED:
             self._mapped.setdefault(id(obj), (prefix, obj))
         for name, value in leaves:
-            self.param(name, value, scope)
+            if settle:
+                self._capture(name, value, scope, settle=True)
+            else:
+                self.param(name, value, scope)
 
     def _internal_error(self, where: str, error: Exception) -> None:
         try:

@@ -1,9 +1,10 @@
 """The active run: its spool, the capture runtime, the sidecar, and how the run ends.
 
 `Session.start()` creates the spool (`.tracelet/runs/<run-id>/`), builds the
-`Capture` the rewritten code calls, and starts the sidecar process that delivers
-the spool. `Session.end(code)` appends the final status, closes the spool and
-waits a bounded time for delivery; if the backend could not be reached it says
+`Capture` the rewritten code calls, installs the framework hooks (given an
+`AutomagicConfig`) and starts the sidecar process that delivers the spool.
+`Session.end(code)` flushes the hooks, appends the final status, closes the spool
+and waits a bounded time for delivery; if the backend could not be reached it says
 how many events are pending and how to deliver them later.
 """
 
@@ -14,9 +15,14 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tracelet.runtime.capture import Capture
+from tracelet.runtime.hooks import Hooks
 from tracelet.runtime.spool import DEFAULT_ROOT, SpoolWriter, status_event
+
+if TYPE_CHECKING:
+    from tracelet.automagic import AutomagicConfig
 
 DELIVERY_TIMEOUT = float(os.environ.get("TRACELET_DELIVERY_TIMEOUT", "30"))
 EXIT_INTERRUPTED = 130
@@ -45,9 +51,11 @@ class Session:
     tracking_uri: str | None = None
     root: Path = DEFAULT_ROOT
     offline: bool = False  # spool only; `tracelet sync` delivers later
+    config: AutomagicConfig | None = None  # framework hooks and monitors; None: none
     writer: SpoolWriter | None = field(default=None, init=False)
     capture: Capture | None = field(default=None, init=False)
     sidecar: subprocess.Popen | None = field(default=None, init=False)
+    hooks: Hooks | None = field(default=None, init=False)
 
     def start(self) -> Capture:
         self.writer = SpoolWriter.create(
@@ -59,6 +67,8 @@ class Session:
         )
         self.capture = Capture(self.writer)
         _ACTIVE.append(self)
+        if self.config is not None:
+            self.hooks = Hooks(self.capture, self.config).install()
         if not self.offline:
             self.sidecar = _start_sidecar(self.writer.run_dir)
         return self.capture
@@ -74,6 +84,8 @@ class Session:
             return True
         if self in _ACTIVE:
             _ACTIVE.remove(self)
+        if self.hooks is not None:
+            self.hooks.finish()
         self.writer.append(status_event(status_for(code), traceback_text))
         self.writer.close()
         if self.sidecar is None:

@@ -7,6 +7,12 @@ id and the byte offset delivered), written atomically after each batch: a sideca
 that dies, a backend that is down, or `tracelet sync` run twice never loses nor
 repeats a batch.
 
+Params are held back until the training process says training has started (a ``train``
+event), the run ends, or the process is gone: until then a param may still be replaced
+by its value in effect (`tracelet.runtime.capture`, invariant 8), and MLflow refuses to
+change a param once logged. Held params are saved with the offset, so delivery stays
+idempotent.
+
 The run ends FINISHED or FAILED as the training process's last status event says,
 and KILLED when the process is gone without one (SIGKILL, an OOM kill).
 """
@@ -51,6 +57,8 @@ class DeliveryState:
     status: str | None = None  # the last status event delivered
     ended: bool = False
     params: dict[str, str] | None = None  # what was logged, so a param is never changed
+    held: dict[str, str] | None = None  # params read but held back until training starts
+    training: bool = False  # a train or status event was delivered: params go out at once
 
     @classmethod
     def load(cls, run_dir: Path) -> DeliveryState:
@@ -85,6 +93,8 @@ def deliver(run_dir: Path, backend: Backend, *, final: bool) -> DeliveryState:
         if not events and offset == state.offset:
             break
         params, metrics, tags = _batch(events, sent, state)
+        if final and not state.training:
+            params.extend(_release(state, sent))
         backend.log(state.run_id, params, metrics, tags)
         for event in events:
             if event.get("e") == "artifact" and Path(str(event.get("k"))).is_file():
@@ -107,20 +117,34 @@ def _batch(events: list[dict[str, Any]], sent: dict[str, str], state: DeliverySt
         kind, key, value, t = event.get("e"), event.get("k"), event.get("v"), event.get("t")
         if kind == "param" and isinstance(key, str):
             text = str(value)
-            if key not in sent:
+            if not state.training:
+                state.held = state.held or {}
+                state.held[key] = text  # the last value wins
+            elif key not in sent:
                 sent[key] = text
                 params.append((key, text))
             elif sent[key] != text:  # MLflow refuses to change a param: keep the news as a tag
                 tags.append((f"param/{key}", text[:MAX_TAG]))
+        elif kind == "train":
+            params.extend(_release(state, sent))
         elif kind == "metric" and isinstance(key, str) and isinstance(value, int | float):
             metrics.append((key, float(value), int(t or now_ms()), int(event.get("s") or 0)))
         elif kind == "tag" and isinstance(key, str):
             tags.append((key, str(value)[:MAX_TAG]))
         elif kind == "status" and isinstance(value, str):
+            params.extend(_release(state, sent))
             state.status = value
             if event.get("tb"):
                 tags.append(("tracelet.traceback", str(event["tb"])[-MAX_TAG:]))
     return params, metrics, tags
+
+
+def _release(state: DeliveryState, sent: dict[str, str]) -> list[tuple[str, str]]:
+    """The held params, now to be logged; from here on params go out as they come."""
+    held, state.held, state.training = state.held or {}, None, True
+    released = [(key, text) for key, text in held.items() if key not in sent]
+    sent.update(released)
+    return released
 
 
 def run_tags(meta: dict[str, Any]) -> dict[str, str]:

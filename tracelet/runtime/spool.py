@@ -18,6 +18,7 @@ events.jsonl — every line is one of (``t`` is the wall-clock time in ms since 
     {"e": "param",  "k": name, "v": value, "t": ms}
     {"e": "metric", "k": name, "v": float, "s": step, "t": ms}
     {"e": "tag",    "k": name, "v": str, "t": ms}
+    {"e": "train",  "t": ms}      training has started: the params hold their values in effect
     {"e": "status", "v": "RUNNING" | "FINISHED" | "FAILED" | "KILLED", "t": ms, "tb": str}
 
 A param's ``v`` is a JSON value as captured (str, int, float, bool, null, or a list of those,
@@ -110,6 +111,10 @@ def metric_event(key: str, value: float, step: int, t: int | None = None) -> dic
 
 def tag_event(key: str, value: str, t: int | None = None) -> dict[str, Any]:
     return {"e": "tag", "k": key, "v": value, "t": now_ms() if t is None else t}
+
+
+def train_event(t: int | None = None) -> dict[str, Any]:
+    return {"e": "train", "t": now_ms() if t is None else t}
 
 
 def status_event(status: str, traceback: str | None = None, t: int | None = None) -> dict:
