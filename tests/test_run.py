@@ -16,6 +16,8 @@ import pytest
 mlflow = pytest.importorskip("mlflow")
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from tests import runs  # noqa: E402
+from tests.runs import tracelet_run  # noqa: E402
 from tracelet.runtime.sidecar import DeliveryState  # noqa: E402
 
 TRAIN = """
@@ -44,19 +46,8 @@ print("done")
 """
 
 
-def tracelet_run(cwd: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tracelet", "run", *args],
-        cwd=cwd, capture_output=True, text=True, timeout=180, env=env,
-    )  # fmt: skip
-
-
 def only_run(uri: str):
-    client = MlflowClient(uri)
-    experiment = client.get_experiment_by_name("train")
-    runs = client.search_runs([experiment.experiment_id])
-    assert len(runs) == 1
-    return runs[0]
+    return runs.only_run(uri, "train")
 
 
 @pytest.fixture
