@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from tracelet.runtime.capture import Capture
 from tracelet.runtime.hooks import Hooks
+from tracelet.runtime.monitors import Monitor, start_monitor
 from tracelet.runtime.spool import DEFAULT_ROOT, SpoolWriter, status_event
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Session:
     capture: Capture | None = field(default=None, init=False)
     sidecar: subprocess.Popen | None = field(default=None, init=False)
     hooks: Hooks | None = field(default=None, init=False)
+    monitor: Monitor | None = field(default=None, init=False)
 
     def start(self) -> Capture:
         self.writer = SpoolWriter.create(
@@ -69,6 +71,7 @@ class Session:
         _ACTIVE.append(self)
         if self.config is not None:
             self.hooks = Hooks(self.capture, self.config).install()
+            self.monitor = start_monitor(self.capture, self.config)
         if not self.offline:
             self.sidecar = _start_sidecar(self.writer.run_dir)
         return self.capture
@@ -86,6 +89,8 @@ class Session:
             _ACTIVE.remove(self)
         if self.hooks is not None:
             self.hooks.finish()
+        if self.monitor is not None:
+            self.monitor.stop()
         self.writer.append(status_event(status_for(code), traceback_text))
         self.writer.close()
         if self.sidecar is None:
