@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 mlflow = pytest.importorskip("mlflow")
-from mlflow.tracking import MlflowClient  # noqa: E402
 
 from tests import runs  # noqa: E402
 from tests.runs import tracelet_run  # noqa: E402
@@ -178,8 +177,65 @@ def test_values_rewritten_after_their_assignment_are_recorded_at_the_end(project
     (cwd / "train.py").write_text(textwrap.dedent(CONFIGURATOR))
     result = tracelet_run(cwd, "train.py", env=env)
     assert result.returncode == 0, result.stderr
+    params = only_run(env["MLFLOW_TRACKING_URI"]).data.params
+    # no training hook fired: the end of the run is when the values in effect are read
+    assert (params["learning_rate"], params["batch_size"]) == ("0.5", "64")
+
+
+IN_EFFECT = """
+import argparse, dataclasses, sys
+from tracelet import Experiment
+
+learning_rate = 0.1
+batch_size = 32
+
+class Config:
+    dropout = 0.1
+    num_layers = 2
+
+@dataclasses.dataclass
+class TrainingArguments:
+    warmup_steps: int = 100
+    weight_decay: float = 0.0
+
+exec("learning_rate = 0.5")  # a configurator rewriting globals
+globals().update(batch_size=64)
+for key, value in {"dropout": 0.3}.items():  # a setattr loop over a config class
+    setattr(Config, key, value)
+parser = argparse.ArgumentParser()
+parser.add_argument("--momentum", type=float, default=0.9)
+args, rest = parser.parse_known_args()
+vars(args).update({"momentum": 0.5})  # overrides merged into the namespace
+
+def parse_cli(argv):  # a CLI parser building the dataclass with overrides
+    return TrainingArguments(warmup_steps=int(argv[0]))
+
+def train(training_args):
+    experiment = Experiment("train").start()  # attaches to the run of `tracelet run`
+    experiment.log_metric("loss", 1.0)  # training starts: the values in effect are read
+    globals()["learning_rate"] = 0.05  # a change after training started is a change
+
+def main():
+    training_args = parse_cli(rest)
+    train(training_args)
+
+main()
+"""
+
+
+def test_the_params_hold_the_values_in_effect_when_training_starts(project) -> None:
+    cwd, env = project
+    (cwd / "train.py").write_text(textwrap.dedent(IN_EFFECT))
+    result = tracelet_run(cwd, "train.py", "7", env=env)
+    assert result.returncode == 0, result.stderr
     run = only_run(env["MLFLOW_TRACKING_URI"])
-    client = MlflowClient(env["MLFLOW_TRACKING_URI"])
-    history = client.get_metric_history(run.info.run_id, "param/learning_rate")
-    assert [(m.step, m.value) for m in history] == [(0, 0.1), (1, 0.5)]
-    assert client.get_metric_history(run.info.run_id, "param/batch_size")[-1].value == 64
+    params = run.data.params
+    assert {k: params.get(k) for k in (
+        "learning_rate", "batch_size", "dropout", "num_layers", "momentum", "warmup_steps",
+        "weight_decay",
+    )} == {
+        "learning_rate": "0.5", "batch_size": "64", "dropout": "0.3", "num_layers": "2",
+        "momentum": "0.5", "warmup_steps": "7", "weight_decay": "0.0",
+    }  # fmt: skip
+    history = runs.metric_series(env["MLFLOW_TRACKING_URI"], run.info.run_id, "param/learning_rate")
+    assert history == [(0, 0.5), (1, 0.05)]

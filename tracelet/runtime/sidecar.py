@@ -93,13 +93,15 @@ def deliver(run_dir: Path, backend: Backend, *, final: bool) -> DeliveryState:
         if not events and offset == state.offset:
             break
         params, metrics, tags = _batch(events, sent, state)
-        if final and not state.training:
-            params.extend(_release(state, sent))
         backend.log(state.run_id, params, metrics, tags)
         for event in events:
             if event.get("e") == "artifact" and Path(str(event.get("k"))).is_file():
                 backend.log_artifact(state.run_id, str(event["k"]))
         state.offset, state.params = offset, sent
+        state.save(run_dir)
+    if final and state.held:  # the process is gone: nothing will replace them now
+        backend.log(state.run_id, _release(state, sent), [], [])
+        state.params = sent
         state.save(run_dir)
     if state.status in TERMINAL or final:
         status = state.status if state.status in TERMINAL else "KILLED"
