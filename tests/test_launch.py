@@ -291,11 +291,33 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     for args, message in (
         (["missing.py"], f"can't open file '{tmp_path}/missing.py': [Errno 2]"),
         (["--bogus", "missing.py"], "no such option: --bogus"),
+        (["--experiment"], "argument --experiment: expected one argument"),
+        (["--run-name", "x"], "the following arguments are required: SCRIPT"),
     ):
         out = tracelet_run(tmp_path, *args)
         assert out.returncode == 2
         assert out.stderr.count("\n") == 1
         assert out.stderr.startswith("tracelet run: ") and message in out.stderr
+
+
+def test_a_bad_environment_switch_is_one_line_and_exit_2(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("TRACELET_OFFLINE", "maybe")
+    out = subprocess.run(
+        [sys.executable, "-m", "tracelet", "run", "missing.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT,
+    )  # fmt: skip
+    assert (out.returncode, out.stderr) == (
+        2, "tracelet run: TRACELET_OFFLINE: expected true or false, got 'maybe'\n"
+    )  # fmt: skip
+
+
+def test_run_has_its_own_help_and_is_listed_by_tracelet(tmp_path: Path) -> None:
+    own = tracelet_run(tmp_path, "--help")
+    assert own.returncode == 0 and own.stdout.startswith("usage: tracelet run [OPTIONS] SCRIPT")
+    listed = subprocess.run(
+        [sys.executable, "-m", "tracelet", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert "Run SCRIPT with ARGS as `python SCRIPT ARGS` would" in " ".join(listed.stdout.split())
 
 
 def test_optimised_code_is_cached_apart(tmp_path: Path) -> None:

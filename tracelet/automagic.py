@@ -114,7 +114,7 @@ def from_environment(env: Mapping[str, str]) -> dict[str, Any]:
 def automagic_enabled(env: Mapping[str, str] | None = None) -> bool:
     """`TRACELET_ENABLE_AUTOMAGIC=true` turns automagic on without a code change."""
     raw = (os.environ if env is None else env).get(ENV_ENABLE)
-    return False if raw is None else _boolean(raw, ENV_ENABLE)
+    return False if raw is None else parse_bool(raw, ENV_ENABLE)
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -172,11 +172,12 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return _boolean(value, source)
+        return parse_bool(value, source)
     raise ConfigError(f"{source}: expected true or false for {name}, got {value!r}")
 
 
-def _boolean(raw: str, source: str) -> bool:
+def parse_bool(raw: str, source: str) -> bool:
+    """true/false, 1/0, yes/no, on/off (any case); a `ConfigError` naming `source` else."""
     text = raw.strip().lower()
     if text in _TRUE:
         return True

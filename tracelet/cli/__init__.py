@@ -1,53 +1,21 @@
-"""The `tracelet` command: thin typer wrappers that parse options and call the library."""
+"""The `tracelet` command.
+
+`tracelet run` goes straight to its own parser (`tracelet.cli.run`): it is on the path to
+the script's first line, so it must not wait for typer. Every other command goes through
+the typer app in `tracelet.cli.app`.
+"""
 
 from __future__ import annotations
 
 import sys
 
-import typer
-
-from tracelet.cli import instrument, lint, run, sync
-
-# typer raises its own copy of click's exceptions (newer typer vendors click): take the
-# module that defines the public `typer.BadParameter`, whichever it is.
-_errors = sys.modules[typer.BadParameter.__module__]
-
-app = typer.Typer(
-    name="tracelet",
-    help="Experiment tracking without tracking code.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.command(name="instrument")(instrument.command)
-app.command(name="lint")(lint.command)
-app.command(name="run", context_settings=run.CONTEXT)(run.command)
-app.command(name="sync")(sync.command)
-
-
-@app.callback()
-def _root() -> None:
-    """Experiment tracking without tracking code."""
-
 
 def main(args: list[str] | None = None) -> None:
-    """Run the app; a usage error is one line on stderr and exit 2, like every user error."""
-    try:
-        code = app(args=args, standalone_mode=False)
-    except _errors.UsageError as error:
-        if type(error).__name__ == "NoArgsIsHelpError":
-            sys.exit(2)  # the help is already printed
-        command = error.ctx.command_path if error.ctx else "tracelet"
-        sys.stderr.write(f"{command}: {_one_line(error)} (see '{command} --help')\n")
-        sys.exit(error.exit_code)
-    except _errors.ClickException as error:
-        sys.stderr.write(f"tracelet: {_one_line(error)}\n")
-        sys.exit(error.exit_code)
-    except typer.Abort:
-        sys.stderr.write("tracelet: aborted\n")
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    argv = sys.argv[1:] if args is None else list(args)
+    if argv[:1] == ["run"]:
+        from tracelet.cli.run import main as run
 
+        sys.exit(run(argv[1:]))
+    from tracelet.cli.app import main as app
 
-def _one_line(error: Exception) -> str:
-    return " ".join(error.format_message().split())  # type: ignore[attr-defined]
+    app(argv)

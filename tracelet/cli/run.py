@@ -1,115 +1,116 @@
 """`tracelet run`: the run door — run a script (or `-m` module) as python would, capturing it.
 
 Options before SCRIPT are tracelet's; SCRIPT and everything after it (`--help` included)
-belong to the script, so `context_settings` must be `CONTEXT` when the command is
-registered. The exit status is the script's.
+belong to the script. The exit status is the script's.
+
+The options are parsed with argparse, not typer: `tracelet run` is on the path to the
+script's first line, and importing typer (with the pydantic it pulls in) costs ~100 ms.
+`tracelet.cli.main` sends `run` here before importing the rest of the command line.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
-from tracelet.automagic import AutomagicConfig, ConfigError, project_table
-from tracelet.cli.options import Toggle, load_config
+from tracelet.automagic import AutomagicConfig, ConfigError, parse_bool, project_table
 
 if TYPE_CHECKING:
     from tracelet.runtime.launch import RunOptions
     from tracelet.runtime.session import Session
 
-# Without allow_interspersed_args=False, `tracelet run train.py --help` would print
-# tracelet's help instead of passing `--help` to the script.
-CONTEXT = {
-    "allow_extra_args": True,
-    "ignore_unknown_options": True,
-    "allow_interspersed_args": False,
-}
+HELP = "Run SCRIPT with ARGS as `python SCRIPT ARGS` would, and capture its hyperparameters."
+DETECT_SWITCHES = (
+    "detect_function_args",
+    "detect_class_attributes",
+    "detect_argparse",
+    "detect_config_files",
+)
 
 
-def command(
-    ctx: typer.Context,
-    target: Annotated[
-        str,
-        typer.Argument(
-            metavar="SCRIPT [ARGS]...",
-            help="The script (or, with -m, the module) and its own arguments.",
-            show_default=False,
-        ),
-    ],
-    module: Annotated[
-        bool, typer.Option("-m", "--module", help="Run a module, as `python -m` does.")
-    ] = False,
-    experiment: Annotated[
-        str | None, typer.Option(help="Experiment to record the run in.", show_default=False)
-    ] = None,
-    run_name: Annotated[
-        str | None, typer.Option(help="Name of the run.", show_default=False)
-    ] = None,
-    tracking_uri: Annotated[
-        str | None,
-        typer.Option(
-            help="Tracking server or store (default: MLFLOW_TRACKING_URI).", show_default=False
-        ),
-    ] = None,
-    no_capture: Annotated[
-        bool, typer.Option("--no-capture", help="Run the script unchanged, capturing nothing.")
-    ] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print no run summary.")] = False,
-    offline: Annotated[
-        bool,
-        typer.Option(
-            "--offline",
-            envvar="TRACELET_OFFLINE",
-            help="Only spool the run locally; deliver it later with `tracelet sync`.",
-        ),
-    ] = False,
-    detect_function_args: Toggle = None,
-    detect_class_attributes: Toggle = None,
-    detect_argparse: Toggle = None,
-    detect_config_files: Toggle = None,
-) -> None:
-    """Run SCRIPT with ARGS as `python SCRIPT ARGS` would, and capture its hyperparameters."""
-    # an unknown option before SCRIPT is kept as SCRIPT by ignore_unknown_options
-    if target.startswith("-") and target != "-":
-        _fail(f"no such option: {target} (see 'tracelet run --help')")
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            message = "no such option: " + message.split(": ", 1)[1]
+        _fail(f"{message} (see 'tracelet run --help')")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tracelet run",
+        usage="tracelet run [OPTIONS] SCRIPT [ARGS]...",
+        description=HELP,
+        allow_abbrev=False,  # as click: an option is spelled out
+    )
+    parser.add_argument("target", metavar="SCRIPT", help="the script (with -m, the module)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
+    parser.add_argument("-m", "--module", action="store_true", help="run a module, as `python -m`")
+    parser.add_argument("--experiment", help="experiment to record the run in")
+    parser.add_argument("--run-name", help="name of the run")
+    parser.add_argument(
+        "--tracking-uri", help="tracking server or store (default: MLFLOW_TRACKING_URI)"
+    )
+    parser.add_argument(
+        "--no-capture", action="store_true", help="run the script unchanged, capturing nothing"
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="print no run summary")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        default=None,
+        help="only spool the run locally; deliver it later with `tracelet sync` "
+        "[env var: TRACELET_OFFLINE]",
+    )
+    for name in DETECT_SWITCHES:
+        parser.add_argument(
+            "--" + name.replace("_", "-"), action=argparse.BooleanOptionalAction, default=None
+        )
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """`tracelet run ARGV...`: the script's exit status, or 2 for a usage error."""
+    options = _parser().parse_args(argv)
+    if options.target.startswith("-") and options.target != "-":
+        _fail(f"no such option: {options.target} (see 'tracelet run --help')")
     try:
-        config = load_config(
-            project_table(Path.cwd()),
-            detect_function_args,
-            detect_class_attributes,
-            detect_argparse,
-            detect_config_files,
+        config = AutomagicConfig.load(
+            cli={name: getattr(options, name) for name in DETECT_SWITCHES},
+            project=project_table(Path.cwd()),
+        )
+        offline = options.offline or parse_bool(
+            os.environ.get("TRACELET_OFFLINE", "false"), "TRACELET_OFFLINE"
         )
     except ConfigError as error:
         _fail(str(error))
 
     from tracelet.runtime import launch
 
-    options = launch.RunOptions(
-        target=target,
-        argv=tuple(ctx.args),
-        module=module,
-        experiment=experiment,
-        run_name=run_name,
-        tracking_uri=tracking_uri,
-        capture=not no_capture,
-        quiet=quiet,
+    run_options = launch.RunOptions(
+        target=options.target,
+        argv=tuple(options.args),
+        module=options.module,
+        experiment=options.experiment,
+        run_name=options.run_name,
+        tracking_uri=options.tracking_uri,
+        capture=not options.no_capture,
+        quiet=options.quiet,
         detect=config.detect(),
     )
-    session = start_session(options, offline, config)
+    session = start_session(run_options, offline, config)
     runtime = session.capture if session is not None else launch.NullRuntime()
-    run = launch.run_module if module else launch.run_path
+    run = launch.run_module if options.module else launch.run_path
     try:
         code = run(
-            target,
-            list(ctx.args),
+            options.target,
+            list(options.args),
             runtime,
-            options.detect,
-            rewrite=options.capture,
+            run_options.detect,
+            rewrite=run_options.capture,
             restore=False,  # python's own shutdown (atexit handlers) still sees the script's state
         )
     except launch.LaunchError as error:
@@ -117,8 +118,8 @@ def command(
             session.end(2)
         _fail(str(error))
     if session is not None:
-        finish_session(session, code, quiet)
-    raise typer.Exit(code)
+        finish_session(session, code, options.quiet)
+    return code
 
 
 def start_session(options: RunOptions, offline: bool, config: AutomagicConfig) -> Session | None:
@@ -172,4 +173,4 @@ def finish_session(session: Session, code: int, quiet: bool) -> None:
 
 def _fail(message: str) -> NoReturn:
     sys.stderr.write(f"tracelet run: {message}\n")
-    raise typer.Exit(2)
+    sys.exit(2)
