@@ -56,7 +56,9 @@ log = logging.getLogger("tracelet")
 class Monitor:
     """The sampling thread of one run."""
 
-    def __init__(self, capture: Capture, interval: float, cpu: bool = True, gpu: bool = True):
+    def __init__(
+        self, capture: Capture, interval: float, cpu: bool = True, gpu: bool = True
+    ) -> None:
         self.capture = capture
         self.interval = interval
         self.cpu = cpu
