@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -132,6 +131,8 @@ def project_table(start: Path) -> dict[str, Any]:
     if path is None:
         return {}
     shown = _shown(path, start)
+    import tomllib  # here: most runs have no pyproject.toml to read
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
