@@ -237,7 +237,7 @@ def test_gpu_metrics_per_device_through_a_fake_nvml(
 ) -> None:
     monitor = start_monitor(run.capture, config(monitor_cpu_usage=False))
     assert monitor is not None
-    sample_for(monitor, 0.35)
+    sample_for(monitor, 0.55)
 
     series = run.series()
     expected = {f"system/gpu_0_{suffix}" for suffix in GPU_SUFFIXES}

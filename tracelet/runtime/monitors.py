@@ -25,8 +25,10 @@ Silence and errors (DESIGN.md invariant 3)
 
 Cost (invariant 5)
     psutil and pynvml are imported in the thread, never at ``import tracelet.runtime``
-    (~25 ms each). A sample reads a few /proc files and NVML counters: well under 1% of
-    one core at the default interval (bench/bench_monitor.py).
+    (~25 ms each), and only `SETTLE_SECONDS` after the run starts, so that they do not
+    hold the GIL on the way to the script's first line. A sample reads a few /proc files
+    and NVML counters: well under 1% of one core at the default interval
+    (bench/bench_monitor.py).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     Reader = Callable[[], list[tuple[str, float]]]
 
 PRIME_SECONDS = 0.1  # the start sample's CPU window
+SETTLE_SECONDS = 0.2  # before importing psutil/pynvml, once the script has started
 JOIN_SECONDS = 5.0  # stop() waits at most this long for the last sample
 MB = 1e6
 
@@ -80,6 +83,8 @@ class Monitor:
     def _run(self) -> None:
         closers: list[Callable[[], Any]] = []
         try:
+            # the script's own first lines go first: the imports below hold the GIL ~50 ms
+            self._stop.wait(SETTLE_SECONDS)
             readers = self._open(closers)
             if not readers:
                 return
