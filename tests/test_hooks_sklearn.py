@@ -11,6 +11,7 @@ import inspect
 import json
 import logging
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +19,22 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-import numpy as np  # noqa: E402
-import sklearn  # noqa: E402
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-from sklearn.ensemble import RandomForestClassifier  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
-from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
-from sklearn.pipeline import Pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+import numpy as np
+import sklearn
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
-from tests.runs import metric_series, only_run, python_run, store_env, tracelet_run  # noqa: E402
-from tracelet.automagic import AutomagicConfig  # noqa: E402
-from tracelet.runtime.capture import Capture  # noqa: E402
-from tracelet.runtime.hooks import Hooks  # noqa: E402
-from tracelet.runtime.hooks import sklearn as sklearn_hook  # noqa: E402
-from tracelet.runtime.spool import SpoolReader, SpoolWriter  # noqa: E402
+from tests.runs import metric_series, only_run, python_run, store_env, tracelet_run
+from tracelet.automagic import AutomagicConfig
+from tracelet.runtime.capture import Capture
+from tracelet.runtime.hooks import Hooks
+from tracelet.runtime.hooks import sklearn as sklearn_hook
+from tracelet.runtime.spool import SpoolReader, SpoolWriter
 
 X, y = make_classification(
     n_samples=90, n_features=5, n_informative=3, n_redundant=0, n_classes=3, random_state=0
@@ -272,7 +273,10 @@ def test_wrapping_keeps_names_signatures_and_uninstall_restores_everything(
         wrapped = during[key]
         assert wrapped is not original, key
         assert wrapped.__wrapped__ is original
-        assert (wrapped.__name__, wrapped.__qualname__) == (original.__name__, original.__qualname__)
+        assert (wrapped.__name__, wrapped.__qualname__) == (
+            original.__name__,
+            original.__qualname__,
+        )
         assert wrapped.__doc__ == original.__doc__
         assert inspect.signature(wrapped) == inspect.signature(original)
     assert _tracked(classes) == before
@@ -393,22 +397,45 @@ def _check_store(uri: str, experiment: str, stdout: str) -> None:
     assert [step for step, _ in series["GridSearchCV/fit_seconds"]] == [1]
 
 
-def test_under_tracelet_run_params_and_metrics_land_in_mlflow(tmp_path: Path) -> None:
-    (tmp_path / "train.py").write_text(textwrap.dedent(SCRIPT))
-    env = store_env(tmp_path)
-    result = tracelet_run(tmp_path, "--quiet", "train.py", env=env)
+VARIANTS = ("tracelet run", "sklearn first", "experiment first")
+
+
+def _script(variant: str) -> str:
+    body = textwrap.dedent(SCRIPT)
+    start = textwrap.dedent(EXPERIMENT)
+    if variant == "tracelet run":
+        return body
+    if variant == "experiment first":
+        return start + body + "experiment.end()\n"
+    return body.replace("\nC = 0.5", start + "C = 0.5") + "experiment.end()\n"
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Any]]:
+    """Each variant run once, all at the same time (most of a run is MLflow starting up)."""
+
+    def launch(variant: str) -> tuple[str, Any]:
+        folder = tmp_path_factory.mktemp(variant.replace(" ", "_"))
+        (folder / "train.py").write_text(_script(variant))
+        env = store_env(folder)
+        if variant == "tracelet run":
+            result = tracelet_run(folder, "--quiet", "train.py", env=env)
+        else:
+            result = python_run(folder, "train.py", env=env)
+        return env["MLFLOW_TRACKING_URI"], result
+
+    with ThreadPoolExecutor(len(VARIANTS)) as pool:
+        return dict(zip(VARIANTS, pool.map(launch, VARIANTS), strict=True))
+
+
+def test_under_tracelet_run_params_and_metrics_land_in_mlflow(finished) -> None:
+    uri, result = finished["tracelet run"]
     assert result.returncode == 0, result.stderr
-    _check_store(env["MLFLOW_TRACKING_URI"], "train", result.stdout)
+    _check_store(uri, "train", result.stdout)
 
 
 @pytest.mark.parametrize("order", ["sklearn first", "experiment first"])
-def test_under_python_with_experiment_in_either_import_order(tmp_path: Path, order: str) -> None:
-    start = textwrap.dedent(EXPERIMENT)
-    body = textwrap.dedent(SCRIPT)
-    code = start + body if order == "experiment first" else body.replace("\nC = 0.5", start + "C = 0.5")
-    code += "experiment.end()\n"
-    (tmp_path / "train.py").write_text(code)
-    env = store_env(tmp_path)
-    result = python_run(tmp_path, "train.py", env=env)
+def test_under_python_with_experiment_in_either_import_order(finished, order: str) -> None:
+    uri, result = finished[order]
     assert result.returncode == 0, result.stderr
-    _check_store(env["MLFLOW_TRACKING_URI"], "sk", result.stdout)
+    _check_store(uri, "sk", result.stdout)
