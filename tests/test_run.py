@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -100,15 +101,16 @@ def test_offline_then_sync_delivers_once(project) -> None:
     assert only_run(env["MLFLOW_TRACKING_URI"]).data.params["seed"] == "1"
 
 
-def test_kill_9_of_the_training_process_ends_the_run_killed(project) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+def test_a_killed_training_process_ends_the_run_killed(project, sig: signal.Signals) -> None:
     cwd, env = project
     process = subprocess.Popen(
         [sys.executable, "-m", "tracelet", "run", "train.py", "--fail", "hang"],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout.readline() == "ready\n"
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=30)
+    process.send_signal(sig)
+    assert process.wait(timeout=30) == -sig  # as python's own exit
     (run_dir,) = (cwd / ".tracelet" / "runs").iterdir()
     deadline = time.monotonic() + 90  # the sidecar notices the process is gone
     while not DeliveryState.load(run_dir).ended and time.monotonic() < deadline:
@@ -124,34 +126,54 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path):
-    """A real `mlflow server` on 127.0.0.1, stopped by its process group."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
-         f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination",
-         str(tmp_path / "artifacts"), "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    import urllib.request
+class Server:
+    """A real `mlflow server` on 127.0.0.1 over a SQLite store; it can be stopped and
+    started again on the same port and store."""
 
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as reply:
-                if reply.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(process.pid, signal.SIGTERM)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = _free_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--backend-store-uri",
+             f"sqlite:///{self.folder / 'server.db'}", "--artifacts-destination",
+             str(self.folder / "artifacts"), "--host", "127.0.0.1", "--port", str(self.port),
+             "--workers", "1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
         pytest.fail("mlflow server did not start")
-    yield uri
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop the whole process group (the server runs its workers as children)."""
+        if self.process is not None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+@pytest.fixture
+def tracking_server(tmp_path: Path):
+    server = Server(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def server(tracking_server: Server) -> str:
+    return tracking_server.uri
 
 
 def test_a_run_reaches_a_real_tracking_server(project, server: str) -> None:
@@ -239,3 +261,49 @@ def test_the_params_hold_the_values_in_effect_when_training_starts(project) -> N
     }  # fmt: skip
     history = runs.metric_series(env["MLFLOW_TRACKING_URI"], run.info.run_id, "param/learning_rate")
     assert history == [(0, 0.5), (1, 0.05)]
+
+
+TWO_HALVES = """
+import os, time
+from tracelet import Experiment
+
+learning_rate = 3e-4
+experiment = Experiment("train").start()  # attaches to the run of `tracelet run`
+for step in range(5):
+    experiment.log_metric("loss", 1.0 / (step + 1), step)
+print("half", flush=True)
+while not os.path.exists("go"):
+    time.sleep(0.05)
+for step in range(5, 10):
+    experiment.log_metric("loss", 1.0 / (step + 1), step)
+print("done", flush=True)
+"""
+
+
+def test_a_server_killed_mid_run_and_restarted_loses_nothing(
+    project, tracking_server: Server
+) -> None:
+    cwd, env = project
+    (cwd / "train.py").write_text(textwrap.dedent(TWO_HALVES))
+    env = {**env, "TRACELET_DELIVERY_TIMEOUT": "120"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracelet", "run", "--quiet", "--tracking-uri",
+         tracking_server.uri, "train.py"],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout.readline() == "half\n"
+    (run_dir,) = (cwd / ".tracelet" / "runs").iterdir()
+    deadline = time.monotonic() + 60
+    while DeliveryState.load(run_dir).offset == 0 and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first half reaches the server
+    tracking_server.stop()
+    (cwd / "go").touch()  # the second half is spooled while the server is down
+    time.sleep(1.0)
+    tracking_server.start()
+    out, err = process.communicate(timeout=150)
+    assert (process.returncode, out) == (0, "done\n"), err
+    run = runs.only_run(tracking_server.uri, "train")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["learning_rate"] == "0.0003"
+    series = runs.metric_series(tracking_server.uri, run.info.run_id, "loss")
+    assert series == [(step, 1.0 / (step + 1)) for step in range(10)]
