@@ -27,6 +27,7 @@ Never break training
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import linecache
 import re
@@ -137,6 +138,7 @@ class TorchHooks:
         self._scheduler_ids: set[int] = set()
         self._scheduler_names: dict[str, int] = {}
         self._started = False
+        self._models_done = False  # the models of the first optimizers are recorded
         self.registry = ModuleRegistry()
         self.models = ModelRecorder(ctx.capture, self.registry)
         self.checkpoints = Checkpoints(ctx.capture, lambda: self.ctx.step)
@@ -184,7 +186,8 @@ class TorchHooks:
 
         @functools.wraps(original)
         def backward(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-            if hooks.loss_on:
+            # a call with `gradient` is no loss (a loss is a one-element tensor)
+            if hooks.loss_on and not args and kwargs.get("gradient") is None:
                 try:
                     hooks._on_backward(self, sys._getframe(1))
                 except Exception as error:
@@ -351,7 +354,7 @@ class TorchHooks:
         if scaled is not None and scaled[0] == id(tensor):
             tensor = scaled[1]
             self._scaled = None
-        if tensor.numel() == 1 and len(self._pending) < MAX_PENDING:
+        if len(self._pending) < MAX_PENDING:
             self._pending.append((series, tensor.detach()))
 
     def _on_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
@@ -388,6 +391,8 @@ class TorchHooks:
                 floats.append((name, group["lr"], step))
         if self.grads_on and not clipped and step % GRAD_NORM_EVERY == 0:
             self._sample_grad_norm(optimizer, state, step)
+        if step == 1 and not self._models_done:
+            self._record_all_models()
         if self._schedulers:
             self._record_schedulers()
         current = self._current
@@ -405,12 +410,22 @@ class TorchHooks:
         if not self._started:
             self._started = True
             self.ctx.capture.start_training()
+        if self._models_done:
+            self._record_models([optimizer])
+        return state
+
+    def _record_models(self, optimizers: list[Any]) -> None:
+        self._models_done = True
         if self.model_on:
             try:
-                self.models.record(optimizer)
+                self.models.record(optimizers)
             except Exception as error:
                 self._fail("model", error)
-        return state
+
+    def _record_all_models(self) -> None:
+        """Every optimizer that has stepped: a GAN's models are recorded together."""
+        alive = [s.ref() for s in self._optimizers.values()]
+        self._record_models([opt for opt in alive if opt is not None])
 
     def _sample_grad_norm(self, optimizer: Any, state: _Optimizer, step: int) -> None:
         try:
@@ -495,10 +510,8 @@ class TorchHooks:
         prefix = "dataloader" if self._dataloaders == 1 else f"dataloader_{self._dataloaders}"
         param = self.ctx.capture.param
         param(f"{prefix}.dataset", type(loader.dataset).__name__)
-        try:
+        with contextlib.suppress(TypeError):  # an IterableDataset without __len__
             param(f"{prefix}.dataset_size", len(loader.dataset))
-        except TypeError:  # an IterableDataset without __len__
-            pass
         batch_size = loader.batch_size
         if batch_size is None:
             batch_size = getattr(loader.batch_sampler, "batch_size", None)
@@ -565,6 +578,8 @@ class TorchHooks:
         """The run ends: attribute waiting values, close the epoch, read everything."""
         if self._schedulers:
             self._record_schedulers()
+        if not self._models_done and self._optimizers:
+            self._record_all_models()
         if self._pending:
             step = self.ctx.step
             for series, tensor in self._pending:
@@ -580,7 +595,7 @@ class TorchHooks:
 def read(tensors: list[torch.Tensor]) -> list[float]:
     """The values of 0-d (or 1-element) tensors, with one host-device sync per device."""
     try:
-        return torch.stack(tensors).tolist()
+        return torch.stack(tensors).reshape(-1).tolist()
     except (RuntimeError, TypeError):  # mixed shapes, dtypes or devices
         pass
     values: list[float] = [0.0] * len(tensors)

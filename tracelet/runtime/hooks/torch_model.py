@@ -1,6 +1,8 @@
 """The PyTorch model and its checkpoints: parameter counts, a summary file, save/load events.
 
-Models are found from an optimizer's parameters at its first step: `Module.__init__` is
+Models are found from the optimizers' parameters at the second step of the first optimizer
+(every optimizer of a GAN has stepped by then; a later optimizer at its first step, a
+run of one step at its end): `Module.__init__` is
 wrapped to remember every module (a weak reference, once per module built: no cost per
 forward), and the outermost modules owning the optimizer's parameters are the models. A
 model built before the hooks were installed (torch imported before the run started) is
@@ -74,8 +76,9 @@ class ModelRecorder:
         self._keep: list[Module] = []  # recorded models stay alive so their ids stay theirs
         self._prefixes: set[str] = set()
 
-    def record(self, optimizer: torch.optim.Optimizer) -> None:
-        params = [p for group in optimizer.param_groups for p in group["params"]]
+    def record(self, optimizers: list[torch.optim.Optimizer]) -> None:
+        """Record the models `optimizers` train that were not recorded yet."""
+        params = [p for opt in optimizers for group in opt.param_groups for p in group["params"]]
         models = models_of(params, self.registry.modules()) or models_of(params, all_modules())
         new = [m for m in models if id(m) not in self._seen]
         for model in new:
