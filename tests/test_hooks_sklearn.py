@@ -241,6 +241,28 @@ def test_user_subclasses_defined_before_and_after_install_are_captured_once(
     assert metrics["Majority/predict_calls", 1] == 3
 
 
+def test_a_user_estimator_still_pickles_by_value_for_joblib_workers(recorded: Recorded) -> None:
+    cloudpickle = pytest.importorskip("cloudpickle")
+
+    class Constant(ClassifierMixin, BaseEstimator):
+        """Like a class of a `__main__` script: cloudpickle copies it, methods included."""
+
+        def fit(self, X: Any, y: Any) -> Constant:
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X: Any) -> np.ndarray:
+            return np.full(len(X), self.classes_[0])
+
+    copy = cloudpickle.loads(cloudpickle.dumps(Constant))  # what loky sends its workers
+    model = copy().fit(X, y)
+    assert model.predict(X[:4]).tolist() == [y.min()] * 4
+    recorded.finish()
+    assert [m for m, _ in recorded.metrics() if m.endswith("/fit_seconds")] == [
+        "Constant/fit_seconds"
+    ]
+
+
 # --- sklearn's own machinery --------------------------------------------------------------
 
 

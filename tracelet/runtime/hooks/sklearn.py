@@ -39,7 +39,7 @@ Steps
 
 Cost
     A fit reads ``get_params(deep=True)`` once and captures values that mostly did not
-    change; a nested call costs one thread-local read. No model is pickled.
+    change; a nested call costs a function call and a thread-local read. No model is pickled.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class _Depth(threading.local):
 
 
 _LOCAL = _Depth()
+_TRACKER: _Tracker | None = None  # the installed hook, read by every wrapper at each call
 
 
 class _Estimator:
@@ -112,8 +113,15 @@ class _Tracker:
         self.by_name: dict[str, list[_Estimator]] = {}
 
     def fail(self, error: BaseException) -> None:
-        self.active = False
+        self.stop()
         self.ctx.failed(HOOK, error)
+
+    def stop(self) -> None:
+        """Every wrapper becomes a plain call to the method it wraps."""
+        global _TRACKER
+        self.active = False
+        if _TRACKER is self:
+            _TRACKER = None
 
     # --- wrapping ------------------------------------------------------------------
 
@@ -130,9 +138,9 @@ class _Tracker:
                 try:
                     if isinstance(value, types.FunctionType):
                         if value not in self.ours:
-                            self._patch(klass, name, value, self._wrapper(kind, name, value))
+                            self._patch(klass, name, value, _wrapper(kind, name, value))
                     elif _is_available_if(value) and value.fn not in self.ours:
-                        self._patch(value, "fn", value.fn, self._wrapper(kind, name, value.fn))
+                        self._patch(value, "fn", value.fn, _wrapper(kind, name, value.fn))
                 except (TypeError, AttributeError) as error:  # an immutable class: skip it
                     log.debug("tracelet: cannot wrap %s.%s: %s", klass.__qualname__, name, error)
 
@@ -143,78 +151,12 @@ class _Tracker:
 
     def restore(self) -> None:
         """Put back every original still directly in place; the others become inert."""
-        self.active = False
+        self.stop()
         for owner, name, original, wrapper in reversed(self.patches):
             if vars(owner).get(name) is wrapper:
                 setattr(owner, name, original)
         self.patches.clear()
         self.ours.clear()
-
-    def _wrapper(self, kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        if kind == FIT:
-            return self._fit_wrapper(fn)
-        if kind == PREDICT:
-            return self._predict_wrapper(name, fn)
-        return self._score_wrapper(fn)
-
-    def _fit_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        tracker = self
-
-        @functools.wraps(fn)
-        def fit(estimator: Any, *args: Any, **kwargs: Any) -> Any:
-            local = _LOCAL
-            if local.depth or not tracker.active:
-                return fn(estimator, *args, **kwargs)
-            local.depth = 1
-            try:
-                record = tracker.fit_started(estimator)
-                start = _perf()
-                result = fn(estimator, *args, **kwargs)
-                seconds = _perf() - start
-                if record is not None:
-                    tracker.fit_ended(record, estimator, args, kwargs, seconds)
-            finally:
-                local.depth = 0
-            return result
-
-        return fit
-
-    def _predict_wrapper(self, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        tracker = self
-
-        @functools.wraps(fn)
-        def predict(estimator: Any, *args: Any, **kwargs: Any) -> Any:
-            local = _LOCAL
-            if local.depth or not tracker.active:
-                return fn(estimator, *args, **kwargs)
-            local.depth = 1
-            try:
-                start = _perf()
-                result = fn(estimator, *args, **kwargs)
-                tracker.predicted(estimator, name, _perf() - start)
-            finally:
-                local.depth = 0
-            return result
-
-        return predict
-
-    def _score_wrapper(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        tracker = self
-
-        @functools.wraps(fn)
-        def score(estimator: Any, *args: Any, **kwargs: Any) -> Any:
-            local = _LOCAL
-            if local.depth or not tracker.active:
-                return fn(estimator, *args, **kwargs)
-            local.depth = 1
-            try:
-                result = fn(estimator, *args, **kwargs)
-                tracker.scored(estimator, result)
-            finally:
-                local.depth = 0
-            return result
-
-        return score
 
     # --- recording (never raises: a failure turns the hook off) --------------------
 
@@ -344,11 +286,84 @@ class _Tracker:
             return lambda: estimator
 
 
+# The wrappers hold only the method they wrap and reach the hook through module globals:
+# cloudpickle copies a `__main__` class with its methods into joblib's worker processes,
+# and there these wrappers must pickle (and run as plain calls).
+
+
+def _wrapper(kind: str, name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    if kind == FIT:
+
+        @functools.wraps(fn)
+        def fit(estimator: Any, *args: Any, **kwargs: Any) -> Any:
+            return _fit(fn, estimator, args, kwargs)
+
+        return fit
+    if kind == PREDICT:
+
+        @functools.wraps(fn)
+        def predict(estimator: Any, *args: Any, **kwargs: Any) -> Any:
+            return _predict(fn, name, estimator, args, kwargs)
+
+        return predict
+
+    @functools.wraps(fn)
+    def score(estimator: Any, *args: Any, **kwargs: Any) -> Any:
+        return _score(fn, estimator, args, kwargs)
+
+    return score
+
+
+def _fit(fn: Callable[..., Any], estimator: Any, args: tuple, kwargs: dict) -> Any:
+    tracker, local = _TRACKER, _LOCAL
+    if tracker is None or local.depth:
+        return fn(estimator, *args, **kwargs)
+    local.depth = 1
+    try:
+        record = tracker.fit_started(estimator)
+        start = _perf()
+        result = fn(estimator, *args, **kwargs)
+        seconds = _perf() - start
+        if record is not None:
+            tracker.fit_ended(record, estimator, args, kwargs, seconds)
+    finally:
+        local.depth = 0
+    return result
+
+
+def _predict(fn: Callable[..., Any], name: str, estimator: Any, args: tuple, kwargs: dict) -> Any:
+    tracker, local = _TRACKER, _LOCAL
+    if tracker is None or local.depth:
+        return fn(estimator, *args, **kwargs)
+    local.depth = 1
+    try:
+        start = _perf()
+        result = fn(estimator, *args, **kwargs)
+        tracker.predicted(estimator, name, _perf() - start)
+    finally:
+        local.depth = 0
+    return result
+
+
+def _score(fn: Callable[..., Any], estimator: Any, args: tuple, kwargs: dict) -> Any:
+    tracker, local = _TRACKER, _LOCAL
+    if tracker is None or local.depth:
+        return fn(estimator, *args, **kwargs)
+    local.depth = 1
+    try:
+        result = fn(estimator, *args, **kwargs)
+        tracker.scored(estimator, result)
+    finally:
+        local.depth = 0
+    return result
+
+
 def install(ctx: HookContext) -> Callable[[], None]:
     """Wrap the estimators that exist and those defined later; returns the uninstall."""
     from sklearn.base import BaseEstimator
 
-    tracker = _Tracker(ctx)
+    global _TRACKER
+    tracker = _TRACKER = _Tracker(ctx)
     original = BaseEstimator.__dict__.get("__init_subclass__")
 
     def init_subclass(cls: type, **kwargs: Any) -> None:
