@@ -22,6 +22,7 @@ pytest.importorskip("sklearn")
 import numpy as np
 import sklearn
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.cluster import KMeans
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -318,6 +319,18 @@ def test_available_if_metadata_routing_and_set_output_still_work(recorded: Recor
         Pipeline([("clf", routed)]).fit(X, y, sample_weight=weights)
     direct = LogisticRegression().fit(X, y, sample_weight=weights)
     np.testing.assert_allclose(routed.coef_, direct.coef_)
+
+    labels = KMeans(n_clusters=2, n_init=1, random_state=0).fit_predict(X)
+    assert sorted(set(labels)) == [0, 1]
+    recorded.finish()
+    # fit_transform (TransformerMixin's, under set_output's wrapper) and fit_predict count once
+    fits = sorted((step, m) for m, step in recorded.metrics() if m.endswith("/fit_seconds"))
+    assert fits == [
+        (0, "StandardScaler/fit_seconds"),
+        (1, "Pipeline/fit_seconds"),
+        (2, "LogisticRegression/fit_seconds"),
+        (3, "KMeans/fit_seconds"),
+    ]
 
 
 # --- failures -----------------------------------------------------------------------------
