@@ -8,6 +8,7 @@ import enum
 import importlib.util
 import logging
 import math
+import os
 import re
 import sys
 import threading
@@ -570,6 +571,27 @@ def test_metric_and_tag(run: Run) -> None:
         {"e": "tag", "k": "framework", "v": "torch"},
         {"e": "tag", "k": "versions", "v": "['2.13', 3]"},
     ]
+
+
+def test_metrics_flush_a_buffer_with_one_write(run: Run, monkeypatch) -> None:
+    writes: list[bytes] = []
+    real_write = os.write
+    monkeypatch.setattr(
+        os, "write", lambda fd, data: writes.append(bytes(data)) or real_write(fd, data)
+    )
+    run.capture.metrics(
+        [
+            ("train/loss", 0.5, 0, 1000),
+            ("train/lr", Scalar0d(0.1), 0, 1000),
+            ("bad name!", 2, 1, None),
+        ]
+    )
+    assert len(writes) == 1
+    events = run.reader.events()
+    assert [(e["k"], e["v"], e["s"]) for e in events] == [
+        ("train/loss", 0.5, 0), ("train/lr", 0.1, 0), ("bad name_", 2.0, 1),
+    ]  # fmt: skip
+    assert events[0]["t"] == events[1]["t"] == 1000 and events[2]["t"] > 1000
 
 
 # --- never break training ---------------------------------------------------------------

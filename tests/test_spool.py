@@ -57,6 +57,22 @@ def test_round_trip_of_every_event_kind(tmp_path: Path) -> None:
     assert read[-1]["tb"].endswith("ValueError: x\n") and "tb" not in read[-2]
 
 
+def test_extend_writes_many_events_at_once_and_drops_only_what_cannot_be_encoded(
+    tmp_path: Path,
+) -> None:
+    circular: list = []
+    circular.append(circular)
+    with SpoolWriter.create(tmp_path / "spool") as writer:
+        assert writer.extend(
+            [metric_event("a", 1.0, 0, t=1), param_event("bad", circular, t=2),
+             metric_event("b", 2.0, 1, t=3)]
+        )  # fmt: skip
+        assert writer.written == 2
+    assert SpoolReader(writer.run_dir).events() == [
+        metric_event("a", 1.0, 0, t=1), metric_event("b", 2.0, 1, t=3),
+    ]  # fmt: skip
+
+
 def test_layout_and_meta(tmp_path: Path) -> None:
     root = tmp_path / "spool"
     writer = SpoolWriter.create(

@@ -7,7 +7,8 @@ rewrite calls (docs/detection.md, "What the rewrite looks like")::
     __tracelet__.args(scope, name=value, ...)   a function's arguments; returns the identity
     __tracelet__.mapping(prefix, obj)           a namespace/dict/config object; returns obj
 
-and framework hooks call `Capture.metric(name, value, step)` and `Capture.tag(name, value)`.
+and framework hooks call `Capture.metric(name, value, step)` (or `metrics(points)` to flush
+a buffer with one write) and `Capture.tag(name, value)`.
 Every captured event is appended to the run's spool (`tracelet.runtime.spool`) before the
 call returns.
 
@@ -114,6 +115,7 @@ if TYPE_CHECKING:
 
     class Writer(Protocol):
         def append(self, event: Mapping[str, Any]) -> bool: ...
+        def extend(self, events: Iterable[Mapping[str, Any]]) -> bool: ...
 
 
 MAX_KEY = 250  # MLflow's limit for param, metric and tag names
@@ -247,6 +249,25 @@ class Capture:
             self._emit(metric_event(_clean_key(name), value, int(step or 0)))
         except Exception as error:
             self._internal_error("metric", error)
+
+    def metrics(self, points: Iterable[tuple[str, Any, int, int | None]]) -> None:
+        """Record many metric values at once, `(name, value, step, time_ms or None)` each,
+        with one spool write: how hooks flush what they buffered over many steps."""
+        try:
+            now = now_ms()
+            clean: dict[str, str] = {}
+            events = []
+            for name, value, step, t in points:
+                key = clean.get(name)
+                if key is None:
+                    key = clean[name] = _clean_key(name)
+                if type(value) is not float:
+                    value = _number(value)
+                events.append(metric_event(key, value, int(step or 0), t or now))
+            if events and self.writer is not None:
+                self.writer.extend(events)
+        except Exception as error:
+            self._internal_error("metrics", error)
 
     def tag(self, name: str, value: Any) -> None:
         """Record one tag (a string; secrets redacted, truncated at MLflow's 8000)."""

@@ -51,7 +51,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 TYPE_CHECKING = False  # not `from typing import`: typing costs import time
@@ -151,7 +151,7 @@ class SpoolWriter:
         self._closed = False
         self._warned = False
         self._torn = False  # a partial line was written: start the next write on a new line
-        self._pending: list[bytes] = []
+        self._pending: list[tuple[bytes, int]] = []  # (lines, how many events)
         self._dropped = 0
         self._next_retry = 0.0
         self._meta_text: str | None = None  # meta.json still to write
@@ -225,7 +225,7 @@ class SpoolWriter:
     @property
     def pending(self) -> int:
         """Events kept in memory because the spool could not be written."""
-        return len(self._pending)
+        return sum(count for _, count in self._pending)
 
     def append(self, event: Mapping[str, Any]) -> bool:
         """Write one event; True once it reached the OS. Never raises."""
@@ -234,20 +234,34 @@ class SpoolWriter:
         except Exception as error:  # e.g. a circular structure
             self._failed("cannot encode an event", error, kept=False)
             return False
+        return self._append(data, 1)
+
+    def extend(self, events: Iterable[Mapping[str, Any]]) -> bool:
+        """Write several events with one `os.write` (hooks flushing a buffer); True once
+        they reached the OS. An event that cannot be encoded is dropped alone."""
+        lines = []
+        for event in events:
+            try:
+                lines.append(encode(event))
+            except Exception as error:
+                self._failed("cannot encode an event", error, kept=False)
+        return self._append(b"".join(lines), len(lines)) if lines else False
+
+    def _append(self, data: bytes, count: int) -> bool:
         if self._closed:
             return False
         if self._pending or self._fd is None:
-            self._keep(data)
+            self._keep(data, count)
             return self._retry(force=False) and not self._pending
         try:
-            self._write(data)
+            self._write(data, count)
         except Exception as error:
-            self._keep(data)
+            self._keep(data, count)
             self._failed("cannot write to the spool", error)
             return False
         return True
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, count: int = 1) -> None:
         fd = self._fd
         assert fd is not None
         if self._torn:
@@ -260,13 +274,13 @@ class SpoolWriter:
             self._torn = True  # until the whole line is out
             view = view[n:]
         self._torn = False
-        self.written += 1
+        self.written += count
 
-    def _keep(self, data: bytes) -> None:
+    def _keep(self, data: bytes, count: int) -> None:
         if len(self._pending) < MAX_PENDING:
-            self._pending.append(data)
+            self._pending.append((data, count))
         else:
-            self._dropped += 1
+            self._dropped += count
 
     def _retry(self, force: bool) -> bool:
         """Write what is pending; True when nothing is left."""
@@ -281,8 +295,8 @@ class SpoolWriter:
                 self._open()
             done = 0
             try:
-                for data in self._pending:
-                    self._write(data)
+                for data, count in self._pending:
+                    self._write(data, count)
                     done += 1
             finally:
                 del self._pending[:done]
@@ -311,7 +325,7 @@ class SpoolWriter:
         if self._pending or self._dropped:
             log.warning(
                 "tracelet: %d events could not be written to %s",
-                len(self._pending) + self._dropped, self.path,
+                self.pending + self._dropped, self.path,
             )  # fmt: skip
         self._closed = True
         fd, self._fd = self._fd, None

@@ -41,6 +41,7 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from tracelet.runtime.hooks.torch_model import Checkpoints, ModelRecorder, ModuleRegistry
+from tracelet.runtime.spool import now_ms
 
 TYPE_CHECKING = False
 
@@ -124,8 +125,9 @@ class TorchHooks:
         self._sites: dict[tuple[Any, int], _Series] = {}
         self._names: set[str] = set()
         self._pending: list[tuple[_Series, torch.Tensor]] = []
-        self._tensors: list[tuple[_Series, int, torch.Tensor]] = []
-        self._floats: list[tuple[str, Any, int]] = []
+        # (series, step, tensor, ms) and (name, value, step, ms): values waiting for a flush
+        self._tensors: list[tuple[_Series, int, torch.Tensor, int]] = []
+        self._floats: list[tuple[str, Any, int, int]] = []
         self._epoch_sums: dict[str, list[float]] = {}
         self._since_flush = 0
         self._flushed = time.monotonic()
@@ -374,12 +376,13 @@ class TorchHooks:
         if step >= ctx.step:
             ctx.step = step + 1
         clipped = False
+        now = now_ms()
         if self._pending:
             tensors = self._tensors
             for series, tensor in self._pending:
                 if series is _CLIP:
                     series, clipped = state.grad, True
-                tensors.append((series, step, tensor))
+                tensors.append((series, step, tensor, now))
             self._pending.clear()
         if self.lr_on:
             groups = optimizer.param_groups
@@ -388,7 +391,7 @@ class TorchHooks:
                 names = state.lr_names = _lr_names(state.index, len(groups))
             floats = self._floats
             for name, group in zip(names, groups, strict=True):
-                floats.append((name, group["lr"], step))
+                floats.append((name, group["lr"], step, now))
         if self.grads_on and not clipped and step % GRAD_NORM_EVERY == 0:
             self._sample_grad_norm(optimizer, state, step)
         if step == 1 and not self._models_done:
@@ -434,7 +437,7 @@ class TorchHooks:
             ]
             if grads:
                 norm = torch.nn.utils.get_total_norm(grads)
-                self._tensors.append((state.grad, step, norm.detach()))
+                self._tensors.append((state.grad, step, norm.detach(), now_ms()))
         except Exception as error:
             self._fail("grads", error)
 
@@ -527,36 +530,38 @@ class TorchHooks:
     # --- reading values ---------------------------------------------------------------
 
     def flush(self) -> None:
-        """Read the buffered tensors (one host-device sync) and record every value."""
+        """Read the buffered tensors (one host-device sync) and record every value with one
+        spool write."""
         floats, self._floats = self._floats, []
         tensors, self._tensors = self._tensors, []
         self._since_flush = 0
         self._flushed = time.monotonic()
-        metric = self.ctx.capture.metric
-        for name, value, step in floats:
-            metric(name, value, step)
         if not tensors:
+            self.ctx.capture.metrics(floats)
             return
-        values = read([tensor for _, _, tensor in tensors])
+        values = read([tensor for _, _, tensor, _ in tensors])
         self._name_sites()
-        points: dict[tuple[_Series, int], list[float]] = {}
-        for (series, step, _), value in zip(tensors, values, strict=True):
+        points: dict[tuple[_Series, int], list[float]] = {}  # -> [total, count, ms]
+        for (series, step, _, t), value in zip(tensors, values, strict=True):
             point = points.get((series, step))
             if point is None:
-                points[(series, step)] = [value, 1]
+                points[(series, step)] = [value, 1, t]
             elif series.loss:  # several backward calls in one step: their mean
                 point[0] += value
                 point[1] += 1
             else:  # several clips before one step: the last
                 point[0] = value
         sums = self._epoch_sums
-        for (series, step), (total, count) in points.items():
-            value = total / count
-            metric(series.name, value, step)
+        for (series, _), (total, count, _) in points.items():
             if series.loss:
                 acc = sums.setdefault(series.name, [0.0, 0])
-                acc[0] += value
+                acc[0] += total / count
                 acc[1] += 1
+        floats.extend(
+            (series.name, total / count, step, t)
+            for (series, step), (total, count, t) in points.items()
+        )
+        self.ctx.capture.metrics(floats)
 
     def _name_sites(self) -> None:
         unnamed = [s for s in self._sites.values() if s.name is None]
@@ -584,7 +589,7 @@ class TorchHooks:
             step = self.ctx.step
             for series, tensor in self._pending:
                 if series is not _CLIP:
-                    self._tensors.append((series, step, tensor))
+                    self._tensors.append((series, step, tensor, now_ms()))
             self._pending.clear()
         for state in list(self._loaders.values()):
             if state.open and self.loader_on:
