@@ -1,6 +1,6 @@
 """XGBoost, 200 rounds with two eval sets: train time untracked, with tracelet's hook, with autolog.
 
-    python bench/bench_xgboost_hooks.py [--rows N] [--rounds R] [--repeats K]
+    python bench/bench_xgboost_hooks.py [--rows N] [--rounds R] [--repeats K] [--nthread T]
 
 Times `xgboost.train` alone (the data is built once). Two phases, each interleaving its
 variant with an untracked baseline, K times after one warm-up, medians printed:
@@ -11,7 +11,12 @@ variant with an untracked baseline, K times after one warm-up, medians printed:
    Goal: <= 1.02x.
 2. `mlflow.xgboost.autolog()` against a SQLite store in a temp dir (its model and dataset
    logging included, as a user gets it); its baseline runs with autolog disabled, so
-   mlflow's dormant wrapper is in both. mlflow is imported only for this phase.
+   mlflow's dormant wrapper is in both. mlflow is imported only for this phase, which
+   repeats `--autolog-repeats` times (a logged model costs seconds).
+
+`--nthread` sets XGBoost's threads (default: XGBoost's, every core). On a machine whose
+cores other processes keep busy, OpenMP's spinning threads make two-thread timings swing
+by 10x; one thread gives stable numbers there (and a longer round, so a smaller ratio).
 """
 
 from __future__ import annotations
@@ -119,21 +124,24 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--autolog-repeats", type=int, default=3)
+    parser.add_argument("--nthread", type=int, default=0, help="0: XGBoost's default")
     options = parser.parse_args()
+    params = {**PARAMS, "nthread": options.nthread} if options.nthread else PARAMS
     dtrain, dvalid = data(options.rows)
 
     def train() -> object:
         evals = [(dtrain, "train"), (dvalid, "validation")]
-        return xgboost.train(PARAMS, dtrain, options.rounds, evals=evals, verbose_eval=False)
+        return xgboost.train(params, dtrain, options.rounds, evals=evals, verbose_eval=False)
 
     print(
         f"xgboost {xgboost.__version__}: {options.rounds} rounds, {options.rows} rows x 20, "
-        f"2 eval sets x 2 metrics; median of {options.repeats}"
+        f"2 eval sets x 2 metrics, nthread {options.nthread or 'default'}; medians"
     )
     with tempfile.TemporaryDirectory() as folder:
         phases = (
             tracelet_phase(train, Path(folder) / "spool", options.repeats),
-            autolog_phase(train, Path(folder), options.repeats),
+            autolog_phase(train, Path(folder), options.autolog_repeats),
         )
     for times in phases:
         base = statistics.median(times["untracked"])
