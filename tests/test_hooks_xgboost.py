@@ -216,6 +216,56 @@ def test_the_users_callbacks_run_in_their_order_and_can_stop_training(
     assert len(result["valid"]["logloss"]) == 3
 
 
+class Peek(TrainingCallback):
+    """A user's callback that reads the spool at round `at`, then maybe raises."""
+
+    def __init__(self, run: Run, at: int, error: Exception | None = None) -> None:
+        super().__init__()
+        self.run, self.at, self.error, self.seen = run, at, error, {}
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
+        if epoch == self.at:
+            self.seen = series(self.run)
+            if self.error is not None:
+                raise self.error
+        return False
+
+
+def test_round_values_reach_the_spool_during_training_in_batches(
+    hooks: Hooks, run: Run, data: dict[str, Any]
+) -> None:
+    dtrain, dvalid = dmatrices(data)
+    every = hook_module.FLUSH_ROUNDS
+    peek = Peek(run, at=every + 5)
+    result: dict = {}
+    xgb.train(
+        {**PARAMS, "eta": 0.01}, dtrain, every + 10, evals=[(dvalid, "valid")], callbacks=[peek],
+        evals_result=result, verbose_eval=False,
+    )  # fmt: skip
+    assert peek.seen == {name: points[:every] for name, points in expected(result).items()}
+    assert series(run) == expected(result)
+
+
+def test_an_interrupted_training_keeps_its_rounds_and_its_exception(
+    hooks: Hooks, run: Run, data: dict[str, Any]
+) -> None:
+    dtrain, dvalid = dmatrices(data)
+    reference: dict = {}
+    ORIGINAL_TRAIN(
+        PARAMS, dtrain, 4, evals=[(dvalid, "valid")], evals_result=reference, verbose_eval=False
+    )
+    error = KeyboardInterrupt()
+    with pytest.raises(KeyboardInterrupt) as raised:
+        xgb.train(
+            PARAMS, dtrain, 50, evals=[(dvalid, "valid")], verbose_eval=False,
+            callbacks=[Peek(run, at=3, error=error)],
+        )  # fmt: skip
+    assert raised.value is error
+    assert series(run) == {}  # still buffered: the run's end writes it
+    hooks.finish()
+    assert series(run) == expected(reference)  # rounds 0-3, the round it stopped at too
+
+
 def test_later_calls_of_a_run_get_their_own_series(
     hooks: Hooks, run: Run, data: dict[str, Any]
 ) -> None:

@@ -14,7 +14,9 @@ tool's wrapper, such as mlflow's autolog, stays underneath). Each call then reco
   at the round's index, the value XGBoost itself puts in ``evals_result``: a
   `TrainingCallback` put first in ``callbacks`` (the user's own follow, in their order,
   so one that stops training cannot hide the last round) reads the last value of each
-  list of the cumulative ``evals_log``;
+  list of the cumulative ``evals_log``. Values are buffered with their time and written
+  with one spool write every `FLUSH_ROUNDS` rounds or `FLUSH_SECONDS`, when training
+  ends, and at the run's end (a training interrupted by an exception);
 - with early stopping: the metrics ``best_iteration`` and ``best_score`` (step 0), read
   from the booster once `train` returns.
 
@@ -39,6 +41,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -48,12 +51,15 @@ import xgboost.training
 from xgboost.callback import EarlyStopping, TrainingCallback
 
 from tracelet.runtime.hooks import HookContext
+from tracelet.runtime.spool import now_ms
 
 HOOK = "xgboost"
 PARAM_PREFIX = "xgboost."
 # where callers look `train` up: `XGBModel.fit` uses the binding in xgboost.sklearn
 PATCHED = (xgboost, xgboost.training, xgboost.sklearn)
 NONE = type(None)
+FLUSH_ROUNDS = 50  # round values are written to the spool in one go this often...
+FLUSH_SECONDS = 10.0  # ... or when this much time has passed, so slow rounds show up live
 
 
 def install(ctx: HookContext) -> Callable[[], None]:
@@ -87,6 +93,14 @@ class _TrainHook:
         self._names = list(parameters)
         self._defaults = {name: p.default for name, p in parameters.items()}
         self._callbacks_at = self._names.index("callbacks")
+        self.live: set[_Recorder] = set()  # trainings under way, or interrupted
+        ctx.at_end(self.flush)
+
+    def flush(self) -> None:
+        """The run ends: write what an interrupted training left buffered."""
+        for recorder in list(self.live):
+            recorder.flush()
+        self.live.clear()
 
     def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
         """`original` recording each call; exactly `original` once the hook is off."""
@@ -135,7 +149,7 @@ class _TrainHook:
         stopping = self._argument(args, kwargs, "early_stopping_rounds")
         if stopping:
             capture.param(PARAM_PREFIX + "early_stopping_rounds", stopping, HOOK)
-        recorder = _Recorder(self.ctx, prefix)
+        recorder = _Recorder(self.ctx, prefix, self.live)
         listed = [recorder, *(callbacks or ())]
         if len(args) > self._callbacks_at:
             args = (*args[: self._callbacks_at], listed, *args[self._callbacks_at + 1 :])
@@ -170,33 +184,59 @@ class _Call:
 
 
 class _Recorder(TrainingCallback):
-    """Records each round's eval metrics; never stops training, never raises."""
+    """Buffers each round's eval metrics and writes them to the spool in one go every
+    `FLUSH_ROUNDS` rounds or `FLUSH_SECONDS`, when training ends, and at the run's end (a
+    training interrupted mid-way); never stops training, never raises."""
 
-    def __init__(self, ctx: HookContext, prefix: str) -> None:
+    def __init__(self, ctx: HookContext, prefix: str, live: set[_Recorder]) -> None:
         super().__init__()
         self.ctx = ctx
         self.prefix = prefix
-        self.metric = ctx.capture.metric
         self.names: dict[tuple[str, str], str] = {}
+        self.points: list[tuple[str, float, int, int]] = []  # (name, value, round, ms)
+        self.rounds = 0
+        self.flushed = time.monotonic()
+        self.live = live  # the recorders with points the run's end must still write
+        live.add(self)
 
     def after_iteration(self, model: Any, epoch: int, evals_log: dict) -> bool:
         if self.ctx.is_off(HOOK):
             return False
         try:
             self._record(epoch, evals_log)
+            self.rounds += 1
+            if self.rounds >= FLUSH_ROUNDS or time.monotonic() - self.flushed >= FLUSH_SECONDS:
+                self.flush()
         except Exception as error:
             self.ctx.failed(HOOK, error)
         return False
 
+    def after_training(self, model: Any) -> Any:
+        try:
+            self.flush()
+            self.live.discard(self)
+        except Exception as error:
+            self.ctx.failed(HOOK, error)
+        return model
+
     def _record(self, epoch: int, evals_log: dict) -> None:
+        """The round's value of every metric: the last of each cumulative list."""
         names = self.names
-        metric = self.metric
+        add = self.points.append
+        ms = now_ms()
         for data, scores in evals_log.items():
             for name, values in scores.items():
                 key = names.get((data, name))
                 if key is None:
                     key = names[(data, name)] = f"{self.prefix}{data}/{name}"
-                metric(key, values[-1], epoch)
+                add((key, values[-1], epoch, ms))
+
+    def flush(self) -> None:
+        points, self.points = self.points, []
+        self.rounds = 0
+        self.flushed = time.monotonic()
+        if points:
+            self.ctx.capture.metrics(points)
 
 
 def _booster_params(params: Any) -> list[tuple[str, Any]]:
