@@ -16,6 +16,7 @@ switched off: every variant runs through them after the first autolog repeat.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import statistics
 import tempfile
@@ -104,6 +105,7 @@ def main() -> None:
             shift = repeat % len(VARIANTS)
             for name in VARIANTS[shift:] + VARIANTS[:shift]:
                 on, off = switches[name]
+                gc.collect()  # the garbage of the variant before is not this one's cost
                 on()
                 results[name].append(timed(fit))
                 off()
