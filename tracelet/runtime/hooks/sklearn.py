@@ -39,7 +39,8 @@ Steps
 
 Cost
     A fit reads ``get_params(deep=True)`` once and captures values that mostly did not
-    change; a nested call costs a function call and a thread-local read. No model is pickled.
+    change (~0.1 ms); an outermost predict ~1 µs; a nested call a function call and a
+    thread-local read. No model is pickled.
 """
 
 from __future__ import annotations
