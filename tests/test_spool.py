@@ -21,6 +21,8 @@ from tracelet.runtime.spool import (
     META,
     SpoolReader,
     SpoolWriter,
+    encode,
+    encode_metrics,
     metric_event,
     param_event,
     status_event,
@@ -57,17 +59,24 @@ def test_round_trip_of_every_event_kind(tmp_path: Path) -> None:
     assert read[-1]["tb"].endswith("ValueError: x\n") and "tb" not in read[-2]
 
 
-def test_extend_writes_many_events_at_once_and_drops_only_what_cannot_be_encoded(
-    tmp_path: Path,
-) -> None:
-    circular: list = []
-    circular.append(circular)
+@pytest.mark.parametrize(
+    "value", [0.5, -1e-300, 1e300, 3.0, math.nan, math.inf, -math.inf, 0.1 + 0.2]
+)
+def test_metric_lines_are_those_of_the_general_encoder(value: float) -> None:
+    key = "train/loss \u4e2d"  # non-ASCII keys are escaped alike
+    assert encode_metrics([(key, value, 12, 345)]) == encode(metric_event(key, value, 12, 345))
+
+
+def test_extend_metrics_writes_many_points_with_one_write(tmp_path: Path, monkeypatch) -> None:
+    writes: list[int] = []
+    real_write = os.write
+    monkeypatch.setattr(
+        os, "write", lambda fd, data: writes.append(len(data)) or real_write(fd, data)
+    )
     with SpoolWriter.create(tmp_path / "spool") as writer:
-        assert writer.extend(
-            [metric_event("a", 1.0, 0, t=1), param_event("bad", circular, t=2),
-             metric_event("b", 2.0, 1, t=3)]
-        )  # fmt: skip
-        assert writer.written == 2
+        assert writer.extend_metrics([("a", 1.0, 0, 1), ("b", 2.0, 1, 3)])
+        assert writer.written == 2 and len(writes) == 1
+        assert not writer.extend_metrics([("c", "not a number", 2, 4)])  # dropped, no raise
     assert SpoolReader(writer.run_dir).events() == [
         metric_event("a", 1.0, 0, t=1), metric_event("b", 2.0, 1, t=3),
     ]  # fmt: skip

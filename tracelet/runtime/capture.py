@@ -101,7 +101,7 @@ import re
 import sys
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import PurePath
 
@@ -115,7 +115,7 @@ if TYPE_CHECKING:
 
     class Writer(Protocol):
         def append(self, event: Mapping[str, Any]) -> bool: ...
-        def extend(self, events: Iterable[Mapping[str, Any]]) -> bool: ...
+        def extend_metrics(self, points: Sequence[tuple[str, float, int, int]]) -> bool: ...
 
 
 MAX_KEY = 250  # MLflow's limit for param, metric and tag names
@@ -256,16 +256,16 @@ class Capture:
         try:
             now = now_ms()
             clean: dict[str, str] = {}
-            events = []
+            rows = []
             for name, value, step, t in points:
                 key = clean.get(name)
                 if key is None:
                     key = clean[name] = _clean_key(name)
                 if type(value) is not float:
                     value = _number(value)
-                events.append(metric_event(key, value, int(step or 0), t or now))
-            if events and self.writer is not None:
-                self.writer.extend(events)
+                rows.append((key, value, int(step or 0), t or now))
+            if self.writer is not None:
+                self.writer.extend_metrics(rows)
         except Exception as error:
             self._internal_error("metrics", error)
 
