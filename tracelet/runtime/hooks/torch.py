@@ -122,12 +122,16 @@ class TorchHooks:
         self._patches: list[tuple[Any, str, Any]] = []
         self._handle: Any = None
         self._optimizers: dict[int, _Optimizer] = {}
-        self._sites: dict[tuple[Any, int], _Series] = {}
+        self._sites: dict[tuple[Any, int], _Series] = {}  # (code, line) -> its series
+        self._calls: dict[tuple[Any, int], _Series] = {}  # (code, instruction): a cache
         self._names: set[str] = set()
-        self._pending: list[tuple[_Series, torch.Tensor]] = []
+        # in call order: (series, tensor) pairs of backward and clip calls, and a 4-tuple
+        # step mark (optimizer state, step, ms, learning rates or None) per optimizer step;
+        # read at a flush, so that a step costs one append
+        self._pending: list[tuple[Any, ...]] = []
+        self._clipped = False  # clip_grad_norm_ was called since the last step
         # (series, step, tensor, ms) and (name, value, step, ms): values waiting for a flush
-        self._tensors: list[tuple[_Series, int, torch.Tensor, int]] = []
-        self._floats: list[tuple[str, Any, int, int]] = []
+        self._sampled: list[tuple[_Series, int, torch.Tensor, int]] = []  # grad norms
         self._epoch_sums: dict[str, list[float]] = {}
         self._since_flush = 0
         self._flushed = time.monotonic()
@@ -186,12 +190,20 @@ class TorchHooks:
         original = torch.Tensor.backward
         hooks = self
 
+        pending = self._pending
+        calls = self._calls
+
         @functools.wraps(original)
         def backward(self: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
             # a call with `gradient` is no loss (a loss is a one-element tensor)
             if hooks.loss_on and not args and kwargs.get("gradient") is None:
-                try:
-                    hooks._on_backward(self, sys._getframe(1))
+                try:  # the hot path: a call site seen before, no GradScaler
+                    frame = sys._getframe(1)
+                    series = calls.get((frame.f_code, frame.f_lasti))
+                    if series is None or hooks._scaled is not None:
+                        hooks._on_backward(self, frame)
+                    elif len(pending) < MAX_PENDING:
+                        pending.append((series, self.detach()))
                 except Exception as error:
                     hooks._fail("loss", error)
             return original(self, *args, **kwargs)
@@ -221,6 +233,7 @@ class TorchHooks:
                 norm = original(*args, **kwargs)
                 if hooks.clip_on and isinstance(norm, torch.Tensor):
                     try:
+                        hooks._clipped = True
                         if len(hooks._pending) < MAX_PENDING:
                             hooks._pending.append((_CLIP, norm.detach()))
                     except Exception as error:
@@ -352,6 +365,7 @@ class TorchHooks:
         series = self._sites.get(key)
         if series is None:
             series = self._sites[key] = _Series(None, True, _hint(frame))
+        self._calls[(frame.f_code, frame.f_lasti)] = series
         scaled = self._scaled
         if scaled is not None and scaled[0] == id(tensor):
             tensor = scaled[1]
@@ -375,23 +389,9 @@ class TorchHooks:
         ctx = self.ctx
         if step >= ctx.step:
             ctx.step = step + 1
-        clipped = False
-        now = now_ms()
-        if self._pending:
-            tensors = self._tensors
-            for series, tensor in self._pending:
-                if series is _CLIP:
-                    series, clipped = state.grad, True
-                tensors.append((series, step, tensor, now))
-            self._pending.clear()
-        if self.lr_on:
-            groups = optimizer.param_groups
-            names = state.lr_names
-            if len(names) != len(groups):
-                names = state.lr_names = _lr_names(state.index, len(groups))
-            floats = self._floats
-            for name, group in zip(names, groups, strict=True):
-                floats.append((name, group["lr"], step, now))
+        lrs = [group["lr"] for group in optimizer.param_groups] if self.lr_on else None
+        self._pending.append((state, step, now_ms(), lrs))
+        clipped, self._clipped = self._clipped, False
         if self.grads_on and not clipped and step % GRAD_NORM_EVERY == 0:
             self._sample_grad_norm(optimizer, state, step)
         if step == 1 and not self._models_done:
@@ -437,7 +437,7 @@ class TorchHooks:
             ]
             if grads:
                 norm = torch.nn.utils.get_total_norm(grads)
-                self._tensors.append((state.grad, step, norm.detach(), now_ms()))
+                self._sampled.append((state.grad, step, norm.detach(), now_ms()))
         except Exception as error:
             self._fail("grads", error)
 
@@ -532,10 +532,9 @@ class TorchHooks:
     def flush(self) -> None:
         """Read the buffered tensors (one host-device sync) and record every value with one
         spool write."""
-        floats, self._floats = self._floats, []
-        tensors, self._tensors = self._tensors, []
         self._since_flush = 0
         self._flushed = time.monotonic()
+        floats, tensors = self._resolve_steps()
         if not tensors:
             self.ctx.capture.metrics(floats)
             return
@@ -563,6 +562,38 @@ class TorchHooks:
         )
         self.ctx.capture.metrics(floats)
 
+    def _resolve_steps(
+        self,
+    ) -> tuple[list[tuple[str, Any, int, int]], list[tuple[_Series, int, torch.Tensor, int]]]:
+        """Take the pending calls up to the last step mark: the learning rates as points,
+        and each loss or clip tensor with the step it belongs to (the next mark)."""
+        pending = self._pending
+        cut = len(pending)
+        while cut and len(pending[cut - 1]) != 4:
+            cut -= 1  # calls after the last step mark wait for their step
+        entries = pending[:cut]
+        del pending[:cut]  # in place: the backward wrapper holds this list
+        floats: list[tuple[str, Any, int, int]] = []
+        tensors, self._sampled = self._sampled, []
+        waiting: list[tuple[Any, ...]] = []
+        for entry in entries:
+            if len(entry) != 4:
+                waiting.append(entry)
+                continue
+            state, step, t, lrs = entry
+            for series, tensor in waiting:
+                if series is not _CLIP:
+                    tensors.append((series, step, tensor, t))
+                elif state is not None:  # a clip belongs to the optimizer that steps next
+                    tensors.append((state.grad, step, tensor, t))
+            waiting.clear()
+            if lrs is not None:
+                names = state.lr_names
+                if len(names) != len(lrs):
+                    names = state.lr_names = _lr_names(state.index, len(lrs))
+                floats.extend((name, lr, step, t) for name, lr in zip(names, lrs, strict=True))
+        return floats, tensors
+
     def _name_sites(self) -> None:
         unnamed = [s for s in self._sites.values() if s.name is None]
         if not unnamed:
@@ -585,12 +616,8 @@ class TorchHooks:
             self._record_schedulers()
         if not self._models_done and self._optimizers:
             self._record_all_models()
-        if self._pending:
-            step = self.ctx.step
-            for series, tensor in self._pending:
-                if series is not _CLIP:
-                    self._tensors.append((series, step, tensor, now_ms()))
-            self._pending.clear()
+        if self._pending:  # calls that no step followed: at the run's step
+            self._pending.append((None, self.ctx.step, now_ms(), None))
         for state in list(self._loaders.values()):
             if state.open and self.loader_on:
                 self._end_epoch(state)
