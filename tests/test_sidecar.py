@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tracelet.runtime.sidecar import DeliveryState, deliver
+from tracelet.runtime.sidecar import DeliveryState, _status_written, deliver
 from tracelet.runtime.spool import (
     SpoolWriter,
     metric_event,
@@ -109,3 +109,11 @@ def test_sync_command_is_idempotent(tmp_path: Path) -> None:
         [MlflowClient(env["MLFLOW_TRACKING_URI"]).get_experiment_by_name("exp").experiment_id]
     )
     assert len(runs) == 1
+
+
+def test_the_end_of_a_run_is_seen_in_the_spool_tail(tmp_path: Path) -> None:
+    with SpoolWriter.create(tmp_path) as writer:
+        writer.append(metric_event("loss", 1.0, 0))
+        assert not _status_written(writer.run_dir)
+        writer.append(status_event("FAILED", "\u2192 frame\n" * 1000))  # 8000 characters
+    assert _status_written(writer.run_dir)  # the longest traceback a session writes

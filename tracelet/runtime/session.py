@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tracelet.runtime.capture import Capture
+from tracelet.runtime.capture import MAX_TAG_VALUE, Capture
 from tracelet.runtime.hooks import Hooks
 from tracelet.runtime.monitors import Monitor, start_monitor
 from tracelet.runtime.spool import DEFAULT_ROOT, SpoolWriter, status_event
@@ -92,6 +92,8 @@ class Session:
             self.hooks.finish()
         if self.monitor is not None:
             self.monitor.stop()
+        if traceback_text is not None:  # its end, as much as an MLflow tag holds
+            traceback_text = traceback_text[-MAX_TAG_VALUE:]
         self.writer.append(status_event(status_for(code), traceback_text))
         self.writer.close()
         if self.sidecar is None:

@@ -35,11 +35,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tracelet import __version__
-from tracelet.runtime.spool import SpoolReader, now_ms
+from tracelet.runtime.spool import EVENTS, SpoolReader, now_ms
 
 STATE = "delivery.json"
 TERMINAL = frozenset({"FINISHED", "FAILED", "KILLED"})
 RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # then every 10 s
+# While the training process runs, deliver at most this often: fewer, larger batches take
+# less CPU from training. Its status event is noticed within one poll and delivered at once.
+BATCH_SECONDS = 2.0
+STATUS_TAIL = 1 << 16  # bytes at the spool's end searched for the status event
+_STATUS = b'{"e":"status"'
 MAX_TAG = 8000
 
 
@@ -205,16 +210,25 @@ def follow(
 ) -> DeliveryState:
     """Deliver as the spool grows until the run is over; a backend error only delays.
 
+    While the training process runs, a delivery happens at most every `BATCH_SECONDS`;
+    once its status event is in the spool, or it is gone, at once.
+
     `connect` makes the backend, inside the retry loop: a store that cannot be opened
     yet (a server not up, a database being migrated) is just one more retry.
     """
     failures = 0
     backend: Backend | None = None
+    delivered_at = -BATCH_SECONDS
     while True:
         final = not alive(pid)
+        recent = time.monotonic() - delivered_at < BATCH_SECONDS
+        if recent and not final and not _status_written(run_dir):
+            time.sleep(poll)
+            continue
         try:
             backend = backend or connect()
             state = deliver(run_dir, backend, final=final)
+            delivered_at = time.monotonic()
             failures = 0
         except Exception as error:  # the backend is down or refused: retry later
             delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
@@ -226,6 +240,18 @@ def follow(
         if state.ended:
             return state
         time.sleep(poll)
+
+
+def _status_written(run_dir: Path) -> bool:
+    """Whether the spool ends with a status event: the training process has ended."""
+    try:
+        with open(run_dir / EVENTS, "rb") as spool:
+            spool.seek(0, os.SEEK_END)
+            spool.seek(max(0, spool.tell() - STATUS_TAIL))
+            tail = spool.read()
+    except OSError:
+        return False
+    return tail.startswith(_STATUS) or b"\n" + _STATUS in tail
 
 
 def main(argv: list[str] | None = None) -> int:
