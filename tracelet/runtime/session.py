@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from tracelet.automagic import AutomagicConfig
 
 DELIVERY_TIMEOUT = float(os.environ.get("TRACELET_DELIVERY_TIMEOUT", "30"))
+DELIVERY_POLL = 0.02  # seconds between looks at delivery.json while waiting
 EXIT_INTERRUPTED = 130
 
 
@@ -98,11 +100,16 @@ class Session:
         self.writer.close()
         if self.sidecar is None:
             return False
-        try:
-            self.sidecar.wait(timeout=DELIVERY_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return False
-        return self.delivered()
+        # until the run is ended in the backend, not until the sidecar has exited: its
+        # interpreter's shutdown (mlflow, SQLAlchemy) is no one's wait
+        deadline = time.monotonic() + DELIVERY_TIMEOUT
+        while not self.delivered():
+            if self.sidecar.poll() is not None:
+                return self.delivered()
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(DELIVERY_POLL)
+        return True
 
     def delivered(self) -> bool:
         from tracelet.runtime.sidecar import DeliveryState

@@ -206,7 +206,7 @@ def alive(pid: int | None) -> bool:
 
 
 def follow(
-    run_dir: Path, connect: Callable[[], Backend], pid: int, poll: float = 0.25
+    run_dir: Path, connect: Callable[[], Backend], pid: int, poll: float = 0.1
 ) -> DeliveryState:
     """Deliver as the spool grows until the run is over; a backend error only delays.
 
@@ -258,11 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tracelet-sidecar")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--pid", type=int, required=True)
-    parser.add_argument("--poll", type=float, default=0.25)
+    parser.add_argument("--poll", type=float, default=0.1)
     options = parser.parse_args(argv)
-    with contextlib.suppress(OSError):  # delivery is background work: training goes first
+    from tracelet.runtime.backends.mlflow import MlflowBackend, client_class, tracking_uri
+
+    # importing mlflow overlaps the script's own imports, which leave a core free; then
+    # delivery is background work: training goes first
+    client_class()
+    with contextlib.suppress(OSError):
         os.nice(10)
-    from tracelet.runtime.backends.mlflow import MlflowBackend, tracking_uri
 
     meta = SpoolReader(options.run_dir).meta() or {}
     uri = tracking_uri(meta)
