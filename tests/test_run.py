@@ -307,3 +307,19 @@ def test_a_server_killed_mid_run_and_restarted_loses_nothing(
     assert run.data.params["learning_rate"] == "0.0003"
     series = runs.metric_series(tracking_server.uri, run.info.run_id, "loss")
     assert series == [(step, 1.0 / (step + 1)) for step in range(10)]
+
+
+def test_the_summary_shows_the_training_metrics_before_system_load(project) -> None:
+    cwd, env = project
+    (cwd / "train.py").write_text(
+        "import time\n"
+        "from tracelet import Experiment\n"
+        "time.sleep(1.0)  # the monitor's first sample is spooled before any loss\n"
+        "experiment = Experiment('train').start()\n"
+        "for step in range(3):\n"
+        "    experiment.log_metric('loss', 1.0 / (step + 1), step)\n"
+    )
+    result = tracelet_run(cwd, "train.py", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split()[0] for line in result.stderr.splitlines()[2:] if line.strip()]
+    assert rows[0] == "loss" and any(row.startswith("system/") for row in rows[1:])

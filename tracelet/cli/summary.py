@@ -44,7 +44,8 @@ def print_summary(console: Console, run_dir: Path, delivered: bool) -> None:
         table = Table(show_header=True, box=None, pad_edge=False)
         for column in ("metric", "last", "trend"):
             table.add_column(column)
-        for name, values in list(series.items())[:MAX_METRICS]:
+        for name in sorted(series, key=_background)[:MAX_METRICS]:
+            values = series[name]
             table.add_row(escape(name), f"{values[-1]:.4g}", sparkline(values))
         console.print(table)
     if delivered:
@@ -55,3 +56,11 @@ def print_summary(console: Console, run_dir: Path, delivered: bool) -> None:
         where = escape(str(run_dir))
         console.print(f"  [yellow]{pending} events not delivered yet[/] to {escape(uri)}; "
                       f"deliver them with: [cyan]tracelet sync {where}[/]")  # fmt: skip
+
+
+def _background(name: str) -> int:
+    """Sort key: the training's own metrics first, then changed params, then system load
+    (the sort is stable: within each, the order they were first recorded)."""
+    if name.startswith("system/"):
+        return 2
+    return 1 if name.startswith("param/") else 0
