@@ -11,6 +11,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 import threading
 import types
 from collections import namedtuple
@@ -539,6 +540,65 @@ def test_start_training_runs_once_and_calls_back(run: Run) -> None:
     run.capture.start_training()
     assert calls == ["started"]
     assert [e["e"] for e in run.events()].count("train") == 1
+
+
+def _run_as_main(run: Run, code: str) -> None:
+    """Run `code` as the rewritten `__main__` of this capture would run."""
+    exec(textwrap.dedent(code), {"__name__": "__main__", "__tracelet__": run.capture})
+
+
+def test_a_config_instance_gives_its_fields_once_without_made_up_changes(run: Run) -> None:
+    _run_as_main(
+        run,
+        """
+        from dataclasses import dataclass
+
+        @dataclass
+        class Config:
+            lr: float = 0.1
+            __tracelet__.param("lr", lr, "Config")
+
+        def main():
+            cfg = Config(lr=0.01)  # built with an override, held in a local
+            __tracelet__.start_training()
+            __tracelet__.recheck()  # the end of the run
+
+        main()
+        """,
+    )
+    assert run.params()["lr"] == 0.01
+    assert not [e for e in run.events() if e.get("k", "").startswith("param/")]
+
+
+def test_a_replaced_param_gives_scopes_that_shared_the_old_value_their_own(run: Run) -> None:
+    _run_as_main(
+        run,
+        """
+        lr = 0.1; __tracelet__.param("lr", lr)
+        globals().update(lr=0.5)  # invisible to the rewrite
+
+        def train(lr=0.1):
+            __tracelet__.args("train", lr=lr)  # equal to the module's: shares its param
+            __tracelet__.start_training()
+
+        train()
+        """,
+    )
+    assert {k: run.params()[k] for k in ("lr", "train.lr")} == {"lr": 0.5, "train.lr": 0.1}
+
+
+def test_values_recorded_by_hooks_are_not_read_back_from_globals(run: Run) -> None:
+    _run_as_main(
+        run,
+        """
+        scheduler = object()  # the script's own name
+        __tracelet__.param("scheduler", "StepLR", "pytorch")  # what a hook records
+        __tracelet__.start_training()
+        __tracelet__.recheck()
+        """,
+    )
+    assert run.params()["scheduler"] == "StepLR"
+    assert not [e for e in run.events() if e.get("k", "").startswith("param/")]
 
 
 def test_after_training_started_recheck_records_changes(run: Run) -> None:

@@ -24,6 +24,7 @@ from tracelet.runtime import session as sessions
 from tracelet.runtime.capture import Capture
 
 BACKENDS = frozenset({"mlflow"})
+LOGGED_SCOPE = "experiment"  # params given to log_param: values, never read back from names
 
 
 class Experiment:
@@ -113,7 +114,7 @@ class Experiment:
     # --- logging --------------------------------------------------------------
 
     def log_param(self, name: str, value: Any) -> None:
-        self._require().param(name, value)
+        self._require().param(name, value, LOGGED_SCOPE)
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         self._require().mapping("", dict(params))

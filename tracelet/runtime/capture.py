@@ -409,6 +409,10 @@ class Capture:
             return
         info.first = norm
         self._emit_param(slot.key, norm, False)
+        for scope_slots in self._slots.values():  # scopes that shared the old value
+            for other in scope_slots.values():
+                if other.alias and other.key == slot.key and not _same(other.value, norm):
+                    self._bind(other, other.value)
 
     def _emit_param(self, key: str, norm: Any, redacted: bool) -> None:
         value = REDACTED if redacted else norm

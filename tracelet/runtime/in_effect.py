@@ -42,7 +42,8 @@ def values_in_effect(
     frames = _user_frames(frame or sys._getframe(1), runtime)
     if module_globals is None:
         module_globals = next(
-            (f.f_globals for f in frames if f.f_globals.get("__name__") == "__main__"), None
+            (f.f_globals for f in frames if f.f_globals.get("__name__") == "__main__"),
+            _main_globals(runtime),
         )
     if module_globals is None:
         return []
@@ -57,11 +58,20 @@ def values_in_effect(
         if not isinstance(cls, type):
             continue
         names = list(names)
-        found.extend((scope, name, value) for name, value in _class_values(cls, names))
+        values = dict(_class_values(cls, names))
         instance = _find_instance(cls, namespaces)
         if instance is not None:
-            found.extend((scope, name, value) for name, value in _fields(instance, names))
+            values.update(_fields(instance, names))  # the instance's fields over the class's
+        found.extend((scope, name, value) for name, value in values.items())
     return found
+
+
+def _main_globals(runtime: object) -> Mapping[str, Any] | None:
+    """`__main__`'s globals when it is rewritten code of this run (another thread, a deep
+    stack)."""
+    main = sys.modules.get("__main__")
+    namespace = getattr(main, "__dict__", None)
+    return namespace if namespace and namespace.get("__tracelet__") is runtime else None
 
 
 def _user_frames(frame: types.FrameType | None, runtime: object) -> list[types.FrameType]:

@@ -48,6 +48,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tracelet.runtime.hooks import HookContext
 
+SCOPE = "pytorch"  # the capture scope of params recorded here: never read back from globals
 FLUSH_STEPS = 100  # loss values read (one host-device sync) at most once per this many steps
 FLUSH_SECONDS = 10.0  # ... or when this much time has passed, so slow steps show up live
 GRAD_NORM_EVERY = 100  # track_model_gradients: one total grad norm per this many steps
@@ -146,7 +147,7 @@ class TorchHooks:
         self._started = False
         self._models_done = False  # the models of the first optimizers are recorded
         self.registry = ModuleRegistry()
-        self.models = ModelRecorder(ctx.capture, self.registry)
+        self.models = ModelRecorder(ctx.capture, self.registry, SCOPE)
         self.checkpoints = Checkpoints(ctx.capture, lambda: self.ctx.step)
 
     # --- installing -------------------------------------------------------------------
@@ -457,7 +458,7 @@ class TorchHooks:
         n = len(self._scheduler_names) + 1
         prefix = "scheduler" if n == 1 else f"scheduler_{n}"
         self._scheduler_names[prefix] = id(scheduler)
-        param = self.ctx.capture.param
+        param = functools.partial(self.ctx.capture.param, scope=SCOPE)
         param(prefix, type(scheduler).__name__)
         for name, value in vars(scheduler).items():
             if name.startswith("_") or name in _SKIPPED_SETTINGS:
@@ -511,7 +512,7 @@ class TorchHooks:
             return
         self._dataloaders += 1
         prefix = "dataloader" if self._dataloaders == 1 else f"dataloader_{self._dataloaders}"
-        param = self.ctx.capture.param
+        param = functools.partial(self.ctx.capture.param, scope=SCOPE)
         param(f"{prefix}.dataset", type(loader.dataset).__name__)
         with contextlib.suppress(TypeError):  # an IterableDataset without __len__
             param(f"{prefix}.dataset_size", len(loader.dataset))

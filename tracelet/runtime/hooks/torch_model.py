@@ -11,6 +11,7 @@ found by one scan of the garbage collector's objects instead (~50 ms, once).
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 import weakref
@@ -69,8 +70,9 @@ def models_of(parameters: Iterable[torch.Tensor], modules: list[Module]) -> list
 class ModelRecorder:
     """Records each optimised model once: counts as params, a summary as an artifact."""
 
-    def __init__(self, capture: Any, registry: ModuleRegistry) -> None:
+    def __init__(self, capture: Any, registry: ModuleRegistry, scope: str) -> None:
         self.capture = capture
+        self.scope = scope
         self.registry = registry
         self._seen: set[int] = set()
         self._keep: list[Module] = []  # recorded models stay alive so their ids stay theirs
@@ -96,7 +98,7 @@ class ModelRecorder:
 
     def _write(self, model: Module, prefix: str) -> None:
         self._prefixes.add(prefix)
-        param = self.capture.param
+        param = functools.partial(self.capture.param, scope=self.scope)
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         param(f"{prefix}.class", type(model).__name__)
