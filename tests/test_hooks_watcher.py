@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 import types
@@ -36,6 +37,16 @@ def test_a_module_imported_later_is_reported_after_its_code_ran(framework: str) 
     __import__(framework)
     assert seen == [(framework, True)]
     assert WATCHER not in sys.meta_path  # nothing left to wait for: off the import path
+
+
+def test_a_probe_for_the_module_does_not_use_the_watch_up(framework: str) -> None:
+    """Libraries ask `importlib.util.find_spec("torch")` before importing it."""
+    seen: list[str] = []
+    when_imported(framework, lambda m: seen.append(m.__name__))
+    assert importlib.util.find_spec(framework) is not None
+    assert seen == []
+    __import__(framework)
+    assert seen == [framework]
 
 
 def test_a_submodule_can_be_watched(framework: str) -> None:

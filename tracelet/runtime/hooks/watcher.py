@@ -20,25 +20,32 @@ Callback = Callable[[types.ModuleType], None]
 
 
 class ImportWatcher:
-    """A meta-path finder that never finds anything itself: it only watches names."""
+    """A meta-path finder that never finds anything itself: it only watches names.
+
+    A watch is used up when the module's code has run, not when a spec was found:
+    ``importlib.util.find_spec("torch")`` (libraries probe for frameworks this way) finds
+    a spec that is never executed, and the real import finds another.
+    """
 
     def __init__(self) -> None:
         self._waiting: dict[str, list[Callback]] = {}
+        self._lock = threading.RLock()
         self._finding = threading.local()
 
     def watch(self, name: str, callback: Callback) -> None:
-        self._waiting.setdefault(name, []).append(callback)
-        if self not in sys.meta_path:
-            sys.meta_path.insert(0, self)
+        with self._lock:
+            self._waiting.setdefault(name, []).append(callback)
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
 
     def forget(self, callback: Callback) -> None:
-        for name, callbacks in list(self._waiting.items()):
-            if callback in callbacks:
-                callbacks.remove(callback)
-            if not callbacks:
-                del self._waiting[name]
-        if not self._waiting and self in sys.meta_path:
-            sys.meta_path.remove(self)
+        with self._lock:
+            for name, callbacks in list(self._waiting.items()):
+                if callback in callbacks:
+                    callbacks.remove(callback)
+                if not callbacks:
+                    del self._waiting[name]
+            self._retire_when_idle()
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
@@ -52,14 +59,23 @@ class ImportWatcher:
             self._finding.active = False
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return spec
-        callbacks = self._waiting.pop(fullname)
-        if not self._waiting and self in sys.meta_path:
-            sys.meta_path.remove(self)
-        _notify_after_exec(spec, callbacks)
+        _notify_after_exec(spec, lambda module: self._imported(fullname, module))
         return spec
 
     def invalidate_caches(self) -> None:
         pass
+
+    def _imported(self, name: str, module: types.ModuleType) -> None:
+        with self._lock:
+            callbacks = self._waiting.pop(name, [])
+            self._retire_when_idle()
+        for callback in callbacks:
+            callback(module)
+
+    def _retire_when_idle(self) -> None:
+        """Off the import path once nothing is awaited (called with the lock held)."""
+        if not self._waiting and self in sys.meta_path:
+            sys.meta_path.remove(self)
 
 
 def _find_elsewhere(
@@ -77,8 +93,8 @@ def _find_elsewhere(
     return None
 
 
-def _notify_after_exec(spec: ModuleSpec, callbacks: list[Callback]) -> None:
-    """Make the spec's loader call `callbacks` once the module's code has run."""
+def _notify_after_exec(spec: ModuleSpec, notify: Callback) -> None:
+    """Make the spec's loader call `notify(module)` once the module's code has run."""
     loader = spec.loader
     exec_module = loader.exec_module  # type: ignore[union-attr]
 
@@ -89,8 +105,7 @@ def _notify_after_exec(spec: ModuleSpec, callbacks: list[Callback]) -> None:
             # a loader shared by several modules forgets us after this one
             with contextlib.suppress(AttributeError, KeyError):
                 del loader.__dict__["exec_module"]
-        for callback in callbacks:
-            callback(module)
+        notify(module)
 
     try:
         loader.exec_module = exec_then_notify  # type: ignore[union-attr]
