@@ -78,6 +78,10 @@ CASES: dict[str, tuple[dict[str, str], list[str]]] = {
     "exit_3": ({"train.py": "import sys\nepochs = 3\nsys.exit(epochs)\n"}, ["train.py"]),
     "exit_message": ({"train.py": "import sys\nprint('out')\nsys.exit('message')\n"}, ["train.py"]),
     "exit_none": ({"train.py": "import sys\nsys.exit()\n"}, ["train.py"]),
+    "argv_untouched": (
+        {"train.py": "import sys\nprint(sys.argv)\n"},
+        ["train.py", "--", "-q", "--experiment", "x", "--"],
+    ),
     "script_help": (
         {
             "train.py": """\

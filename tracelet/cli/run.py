@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tracelet.runtime.session import Session
 
 HELP = "Run SCRIPT with ARGS as `python SCRIPT ARGS` would, and capture its hyperparameters."
+VALUE_OPTIONS = frozenset({"--experiment", "--run-name", "--tracking-uri"})  # take a value
 DETECT_SWITCHES = (
     "detect_function_args",
     "detect_class_attributes",
@@ -44,10 +45,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="tracelet run",
         usage="tracelet run [OPTIONS] SCRIPT [ARGS]...",
         description=HELP,
+        epilog="ARGS: the script's own arguments, passed on untouched (--help included).",
         allow_abbrev=False,  # as click: an option is spelled out
     )
     parser.add_argument("target", metavar="SCRIPT", help="the script (with -m, the module)")
-    parser.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="its arguments")
     parser.add_argument("-m", "--module", action="store_true", help="run a module, as `python -m`")
     parser.add_argument("--experiment", help="experiment to record the run in")
     parser.add_argument("--run-name", help="name of the run")
@@ -72,9 +73,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def split_at_script(argv: list[str]) -> tuple[list[str], list[str]]:
+    """tracelet's options and SCRIPT, then the script's own arguments, untouched (a ``--``
+    after SCRIPT is the script's, as python would pass it)."""
+    at = 0
+    while at < len(argv):
+        word = argv[at]
+        if word == "--":
+            return argv[: at + 2], argv[at + 2 :]
+        if word in VALUE_OPTIONS:
+            at += 2
+        elif word.startswith("-") and word != "-":
+            at += 1
+        else:
+            break
+    return argv[: at + 1], argv[at + 1 :]
+
+
 def main(argv: list[str]) -> int:
     """`tracelet run ARGV...`: the script's exit status, or 2 for a usage error."""
-    options = _parser().parse_args(argv)
+    own, script_args = split_at_script(argv)
+    options = _parser().parse_args(own)
+    options.args = script_args
     if options.target.startswith("-") and options.target != "-":
         _fail(f"no such option: {options.target} (see 'tracelet run --help')")
     try:
