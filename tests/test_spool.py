@@ -332,3 +332,38 @@ def test_lines_are_compact_json_with_the_documented_keys(tmp_path: Path) -> None
         '{"e":"status","v":"FINISHED","t":11}',
     ]
     assert json.loads(lines[0])["s"] == 3
+
+
+def test_a_write_failing_part_way_writes_no_line_twice(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spool, "RETRY_SECONDS", 0.0)
+    real_write = os.write
+    calls = []
+
+    def failing(fd: int, data) -> int:
+        calls.append(len(data))
+        if len(calls) == 1:
+            return real_write(fd, bytes(data)[: len(data) // 2])  # half, then the disk is full
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_write(fd, data)
+
+    points = [(f"m{i}", float(i), i, 1) for i in range(10)]
+    with SpoolWriter.create(tmp_path / "spool") as writer:
+        monkeypatch.setattr(os, "write", failing)
+        assert writer.extend_metrics(points) is False
+        assert 0 < writer.pending < 10 and writer.written + writer.pending == 10
+        assert writer.append(metric_event("after", 1.0, 10, t=1))  # the retry writes the rest
+    events = SpoolReader(writer.run_dir).events()
+    assert [e["k"] for e in events] == [f"m{i}" for i in range(10)] + ["after"]
+
+
+def test_the_memory_cap_counts_events_not_writes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(spool, "MAX_PENDING", 15)
+    monkeypatch.setattr(spool, "RETRY_SECONDS", 3600.0)
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    writer = SpoolWriter.create(blocker, experiment="exp")
+    points = [("m", float(i), i, 1) for i in range(10)]
+    writer.extend_metrics(points)
+    writer.extend_metrics(points)  # over the cap: dropped
+    assert writer.pending == 10

@@ -155,6 +155,16 @@ def encode_metrics(points: Iterable[tuple[str, float, int, int]]) -> bytes:
 # --- writer -----------------------------------------------------------------------
 
 
+class _Unwritten(Exception):
+    """A write that failed part-way: the lines not completely written, and how many."""
+
+    def __init__(self, rest: bytes, count: int, error: Exception) -> None:
+        super().__init__(str(error))
+        self.rest = rest
+        self.count = count
+        self.error = error
+
+
 class SpoolWriter:
     """Appends events to `<run_dir>/events.jsonl`; never raises (see the module docstring).
 
@@ -173,6 +183,7 @@ class SpoolWriter:
         self._warned = False
         self._torn = False  # a partial line was written: start the next write on a new line
         self._pending: list[tuple[bytes, int]] = []  # (lines, how many events)
+        self._pending_events = 0
         self._dropped = 0
         self._next_retry = 0.0
         self._meta_text: str | None = None  # meta.json still to write
@@ -246,7 +257,7 @@ class SpoolWriter:
     @property
     def pending(self) -> int:
         """Events kept in memory because the spool could not be written."""
-        return sum(count for _, count in self._pending)
+        return self._pending_events
 
     def append(self, event: Mapping[str, Any]) -> bool:
         """Write one event; True once it reached the OS. Never raises."""
@@ -277,30 +288,42 @@ class SpoolWriter:
             return self._retry(force=False) and not self._pending
         try:
             self._write(data, count)
-        except Exception as error:
-            self._keep(data, count)
-            self._failed("cannot write to the spool", error)
+        except _Unwritten as unwritten:
+            self._keep(unwritten.rest, unwritten.count)
+            self._failed("cannot write to the spool", unwritten.error)
             return False
         return True
 
     def _write(self, data: bytes, count: int = 1) -> None:
+        """Write `count` whole lines; on an error raise `_Unwritten` with the lines not
+        completely written (the ones already out must not be written twice)."""
         fd = self._fd
-        assert fd is not None
-        if self._torn:
-            data = b"\n" + data
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            if n <= 0:
-                raise OSError("short write")
-            self._torn = True  # until the whole line is out
-            view = view[n:]
+        prefix = b"\n" if self._torn else b""  # end the line a failed write left open
+        buffer = prefix + data if prefix else data
+        view = memoryview(buffer)
+        sent = 0
+        try:
+            assert fd is not None
+            while view:
+                n = os.write(fd, view)
+                if n <= 0:
+                    raise OSError("short write")
+                sent += n
+                view = view[n:]
+        except Exception as error:
+            if sent:
+                self._torn = buffer[sent - 1 : sent] != b"\n"
+            complete = data.rfind(b"\n", 0, max(0, sent - len(prefix))) + 1
+            done = data.count(b"\n", 0, complete)
+            self.written += done
+            raise _Unwritten(data[complete:], count - done, error) from error
         self._torn = False
         self.written += count
 
     def _keep(self, data: bytes, count: int) -> None:
-        if len(self._pending) < MAX_PENDING:
+        if self._pending_events + count <= MAX_PENDING:
             self._pending.append((data, count))
+            self._pending_events += count
         else:
             self._dropped += count
 
@@ -319,7 +342,12 @@ class SpoolWriter:
             try:
                 for data, count in self._pending:
                     self._write(data, count)
+                    self._pending_events -= count
                     done += 1
+            except _Unwritten as unwritten:
+                self._pending_events -= self._pending[done][1] - unwritten.count
+                self._pending[done] = (unwritten.rest, unwritten.count)
+                raise
             finally:
                 del self._pending[:done]
         except Exception:  # already warned
