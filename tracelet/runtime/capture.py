@@ -192,7 +192,8 @@ class Capture:
         self._mapped: dict[int, tuple[str, Any]] = {}
         self._errors: set[tuple[str, type]] = set()
         self._lock = threading.RLock()
-        self._training = False
+        self._training = False  # params are final: later changes are recorded as changes
+        self._starting = False
         self._at_training_start: list[Callable[[], None]] = []
 
     # --- entry points of the rewrite ----------------------------------------------
@@ -330,6 +331,10 @@ class Capture:
         """
         if self._training:
             return
+        with self._lock:  # two threads starting at once: one reads, one returns
+            if self._starting:
+                return
+            self._starting = True
         try:
             self.recheck()
             for callback in self._at_training_start:
