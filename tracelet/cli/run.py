@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     from tracelet.runtime.session import Session
 
 HELP = "Run SCRIPT with ARGS as `python SCRIPT ARGS` would, and capture its hyperparameters."
-VALUE_OPTIONS = frozenset({"--experiment", "--run-name", "--tracking-uri"})  # take a value
+VALUE_OPTIONS = {  # the options that take a value (the others are switches)
+    "--experiment": "experiment to record the run in",
+    "--run-name": "name of the run",
+    "--tracking-uri": "tracking server or store (default: MLFLOW_TRACKING_URI)",
+}
 DETECT_SWITCHES = (
     "detect_function_args",
     "detect_class_attributes",
@@ -50,11 +54,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("target", metavar="SCRIPT", help="the script (with -m, the module)")
     parser.add_argument("-m", "--module", action="store_true", help="run a module, as `python -m`")
-    parser.add_argument("--experiment", help="experiment to record the run in")
-    parser.add_argument("--run-name", help="name of the run")
-    parser.add_argument(
-        "--tracking-uri", help="tracking server or store (default: MLFLOW_TRACKING_URI)"
-    )
+    for option, text in VALUE_OPTIONS.items():
+        parser.add_argument(option, help=text)
     parser.add_argument(
         "--no-capture", action="store_true", help="run the script unchanged, capturing nothing"
     )
