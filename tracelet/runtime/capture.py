@@ -123,6 +123,7 @@ MAX_PARAM_VALUE = 6000  # MLflow's limit for a param value
 MAX_TAG_VALUE = 8000  # MLflow's limit for a tag value
 MAX_DEPTH = 8  # mapping nesting
 MAX_ITEMS = 1000  # list and 1-d array elements kept as a list
+MAX_KEYS_KEPT = 10_000  # metric names whose cleaned key is remembered
 MAX_REMEMBERED = 256  # objects given to mapping() that recheck() reads again
 MAX_INT_BITS = 13_000  # str() of a longer int hits Python's 4300-digit limit
 REDACTED = "***"
@@ -194,6 +195,7 @@ class Capture:
         self._lock = threading.RLock()
         self._training = False  # params are final: later changes are recorded as changes
         self._starting = False
+        self._metric_keys: dict[str, str] = {}  # metric name -> its MLflow key
         self._at_training_start: list[Callable[[], None]] = []
 
     # --- entry points of the rewrite ----------------------------------------------
@@ -256,15 +258,19 @@ class Capture:
         with one spool write: how hooks flush what they buffered over many steps."""
         try:
             now = now_ms()
-            clean: dict[str, str] = {}
+            clean = self._metric_keys
             rows = []
             for name, value, step, t in points:
                 key = clean.get(name)
                 if key is None:
-                    key = clean[name] = _clean_key(name)
+                    key = _clean_key(name)
+                    if len(clean) < MAX_KEYS_KEPT:
+                        clean[name] = key
                 if type(value) is not float:
                     value = _number(value)
-                rows.append((key, value, int(step or 0), t or now))
+                if type(step) is not int:
+                    step = int(step or 0)
+                rows.append((key, value, step, t or now))
             if self.writer is not None:
                 self.writer.extend_metrics(rows)
         except Exception as error:

@@ -592,7 +592,10 @@ class TorchHooks:
                 names = state.lr_names
                 if len(names) != len(lrs):
                     names = state.lr_names = _lr_names(state.index, len(lrs))
-                floats.extend((name, lr, step, t) for name, lr in zip(names, lrs, strict=True))
+                if len(lrs) == 1:  # the usual case, without a generator per step
+                    floats.append((names[0], lrs[0], step, t))
+                else:
+                    floats.extend((n, lr, step, t) for n, lr in zip(names, lrs, strict=True))
         return floats, tensors
 
     def _name_sites(self) -> None:
