@@ -93,7 +93,7 @@ def test_cpu_and_memory_at_the_start_every_interval_and_at_the_end(run: Run) -> 
     deadline = time.perf_counter() + 0.4
     while time.perf_counter() < deadline:  # keep this process busy: its own CPU shows
         pass
-    time.sleep(0.2)
+    time.sleep(monitors.SETTLE_SECONDS + monitors.PRIME_SECONDS + 0.3)  # a few intervals more
     stopping = time.time_ns() // 1_000_000  # the spool's milliseconds
     monitor.stop()
     assert not monitor._thread.is_alive()
@@ -237,7 +237,7 @@ def test_gpu_metrics_per_device_through_a_fake_nvml(
 ) -> None:
     monitor = start_monitor(run.capture, config(monitor_cpu_usage=False))
     assert monitor is not None
-    sample_for(monitor, 0.55)
+    sample_for(monitor, monitors.SETTLE_SECONDS + monitors.PRIME_SECONDS + 0.4)
 
     series = run.series()
     expected = {f"system/gpu_0_{suffix}" for suffix in GPU_SUFFIXES}
