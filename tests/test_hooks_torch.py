@@ -187,7 +187,8 @@ def test_gan_two_optimizers_two_series(tracked: Any) -> None:
     assert run.series("train/d_loss") == list(enumerate(d_values))
     assert run.series("train/g_loss") == list(enumerate(g_values))
     assert run.series("train/lr") == [(s, 1e-4) for s in range(4)]  # the first to step
-    assert run.series("train/lr_opt1") == [(s, 2e-4) for s in range(4)]
+    assert run.series("train/lr_2") == [(s, 2e-4) for s in range(4)]
+    assert run.params()["optimizer_2"] == "Adam"  # named as its LR series
     params = run.params()
     assert params["model.Discriminator.params_total"] == 4 * 6 + 6 + 6 + 1
     assert params["model.Generator.params_total"] == 2 * 8 + 8 + 8 * 4 + 4
@@ -218,6 +219,11 @@ def test_schedulers_give_params_and_the_lr_in_effect(tracked: Any) -> None:
     assert params["scheduler_2.factor"] == 0.1 and params["scheduler_2.patience"] == 0
     assert params["scheduler_2.mode"] == "min" and params["scheduler_2.min_lrs"] == [0]
     assert "scheduler_2.best" not in params  # state, not a setting
+    assert (params["optimizer"], params["optimizer.lr"], params["optimizer.momentum"]) == (
+        "SGD", 0.8, 0,
+    )  # fmt: skip
+    assert "optimizer_2" not in params  # `second` never steps: it trains nothing
+    assert "optimizer.foreach" not in params  # an implementation choice, not a setting
     assert second.param_groups[0]["lr"] == pytest.approx(0.01)
 
 

@@ -60,6 +60,8 @@ _SKIPPED_SETTINGS = frozenset(
         "cooldown_counter", "mode_worse",
     }
 )  # fmt: skip
+# optimizer defaults that choose an implementation, not the optimisation
+_IMPLEMENTATION_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
 _SCALED_RECEIVER = re.compile(r"\.scale\(\s*([A-Za-z_][\w.]*)\s*\)\s*\.backward\s*\(")
 _RECEIVER = re.compile(r"(?<![\w.)\]])([A-Za-z_][\w.]*)\s*\.backward\s*\(")
 
@@ -91,7 +93,7 @@ class _Optimizer:
         self.index = index  # order of first step
         self.steps = 0
         self.lr_names: list[str] = []
-        suffix = f"_opt{index}" if index else ""
+        suffix = f"_{index + 1}" if index else ""  # the second optimizer: _2, as elsewhere
         self.grad = _Series(f"train/grad_norm{suffix}", False)
 
 
@@ -120,6 +122,7 @@ class TorchHooks:
         self.model_on = config.track_model_architecture
         self.checkpoint_on = config.track_model_checkpoints
         self.scheduler_on = True
+        self.optimizer_on = True
         self._patches: list[tuple[Any, str, Any]] = []
         self._handle: Any = None
         self._optimizers: dict[int, _Optimizer] = {}
@@ -414,9 +417,24 @@ class TorchHooks:
         if not self._started:
             self._started = True
             self.ctx.capture.start_training()
+        if self.optimizer_on:
+            try:
+                self._record_optimizer(optimizer, state.index)
+            except Exception as error:
+                self._fail("optimizer", error)
         if self._models_done:
             self._record_models([optimizer])
         return state
+
+    def _record_optimizer(self, optimizer: torch.optim.Optimizer, index: int) -> None:
+        """Its class and settings (``defaults``): ``optimizer``, ``optimizer.betas``…"""
+        prefix = "optimizer" if index == 0 else f"optimizer_{index + 1}"
+        param = functools.partial(self.ctx.capture.param, scope=SCOPE)
+        param(prefix, type(optimizer).__name__)
+        for name, value in optimizer.defaults.items():
+            plain = None if name in _IMPLEMENTATION_FLAGS else _setting(value)
+            if plain is not None:
+                param(f"{prefix}.{name}", plain)
 
     def _record_models(self, optimizers: list[Any]) -> None:
         self._models_done = True
@@ -646,7 +664,7 @@ def read(tensors: list[torch.Tensor]) -> list[float]:
 
 
 def _lr_names(optimizer: int, groups: int) -> list[str]:
-    base = f"train/lr_opt{optimizer}" if optimizer else "train/lr"
+    base = f"train/lr_{optimizer + 1}" if optimizer else "train/lr"
     return [base if g == 0 else f"{base}_group{g}" for g in range(groups)]
 
 
