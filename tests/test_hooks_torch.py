@@ -188,7 +188,7 @@ def test_gan_two_optimizers_two_series(tracked: Any) -> None:
     assert run.series("train/g_loss") == list(enumerate(g_values))
     assert run.series("train/lr") == [(s, 1e-4) for s in range(4)]  # the first to step
     assert run.series("train/lr_2") == [(s, 2e-4) for s in range(4)]
-    assert run.params()["optimizer_2"] == "Adam"  # named as its LR series
+    assert run.params()["optimizer_2.class"] == "Adam"  # named as its LR series
     params = run.params()
     assert params["model.Discriminator.params_total"] == 4 * 6 + 6 + 6 + 1
     assert params["model.Generator.params_total"] == 2 * 8 + 8 + 8 * 4 + 4
@@ -213,16 +213,16 @@ def test_schedulers_give_params_and_the_lr_in_effect(tracked: Any) -> None:
     run.finish()
     assert run.series("train/lr") == [(0, 0.8), (1, 0.4), (2, 0.2)]
     params = run.params()
-    assert params["scheduler"] == "StepLR"
+    assert params["scheduler.class"] == "StepLR"
     assert params["scheduler.step_size"] == 1 and params["scheduler.gamma"] == 0.5
-    assert params["scheduler_2"] == "ReduceLROnPlateau"
+    assert params["scheduler_2.class"] == "ReduceLROnPlateau"
     assert params["scheduler_2.factor"] == 0.1 and params["scheduler_2.patience"] == 0
     assert params["scheduler_2.mode"] == "min" and params["scheduler_2.min_lrs"] == [0]
     assert "scheduler_2.best" not in params  # state, not a setting
-    assert (params["optimizer"], params["optimizer.lr"], params["optimizer.momentum"]) == (
+    assert (params["optimizer.class"], params["optimizer.lr"], params["optimizer.momentum"]) == (
         "SGD", 0.8, 0,
     )  # fmt: skip
-    assert "optimizer_2" not in params  # `second` never steps: it trains nothing
+    assert "optimizer_2.class" not in params  # `second` never steps: it trains nothing
     assert "optimizer.foreach" not in params  # an implementation choice, not a setting
     assert second.param_groups[0]["lr"] == pytest.approx(0.01)
 
@@ -465,7 +465,7 @@ def _check_mlflow(uri: str, experiment: str, stdout: str) -> None:
     run = runs.only_run(uri, experiment)
     params = run.data.params
     assert params["lr"] == "0.05" and params["epochs"] == "2"
-    assert params["scheduler"] == "StepLR" and params["scheduler.gamma"] == "0.5"
+    assert params["scheduler.class"] == "StepLR" and params["scheduler.gamma"] == "0.5"
     assert params["model.params_total"] == "67" and params["dataloader.batch_size"] == "4"
     run_id = run.info.run_id
     loss = runs.metric_series(uri, run_id, "train/loss")

@@ -427,10 +427,10 @@ class TorchHooks:
         return state
 
     def _record_optimizer(self, optimizer: torch.optim.Optimizer, index: int) -> None:
-        """Its class and settings (``defaults``): ``optimizer``, ``optimizer.betas``…"""
+        """Its class and settings (``defaults``): ``optimizer.class``, ``optimizer.betas``…"""
         prefix = "optimizer" if index == 0 else f"optimizer_{index + 1}"
         param = functools.partial(self.ctx.capture.param, scope=SCOPE)
-        param(prefix, type(optimizer).__name__)
+        param(f"{prefix}.class", type(optimizer).__name__)
         for name, value in optimizer.defaults.items():
             plain = None if name in _IMPLEMENTATION_FLAGS else _setting(value)
             if plain is not None:
@@ -477,7 +477,7 @@ class TorchHooks:
         prefix = "scheduler" if n == 1 else f"scheduler_{n}"
         self._scheduler_names[prefix] = id(scheduler)
         param = functools.partial(self.ctx.capture.param, scope=SCOPE)
-        param(prefix, type(scheduler).__name__)
+        param(f"{prefix}.class", type(scheduler).__name__)
         for name, value in vars(scheduler).items():
             if name.startswith("_") or name in _SKIPPED_SETTINGS:
                 continue
