@@ -77,15 +77,15 @@ class Experiment:
         return self
 
     def _capture_from_caller(self) -> None:
-        if self._caller is not None and self._capture is not None:
+        """With automagic: the caller's detected names, as they are now."""
+        if self.automagic and self._caller is not None and self._capture is not None:
             self.capture_hyperparams(self._caller)
 
     def end(self, status_code: int = 0) -> None:
         """Capture the caller's names once more, record the status, wait for delivery."""
         if self._capture is None:
             return
-        if self.automagic and self._caller is not None:
-            self.capture_hyperparams(self._caller)
+        self._capture_from_caller()
         if self._owner and self._session is not None:
             self._session.end(status_code)
             atexit.unregister(self._at_exit)
@@ -103,8 +103,7 @@ class Experiment:
     def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> None:
         if error is not None and self._owner and self._session is not None:
             text = "".join(traceback.format_exception(kind, error, tb))
-            if self.automagic and self._caller is not None and self._capture is not None:
-                self.capture_hyperparams(self._caller)
+            self._capture_from_caller()
             self._session.end(1, text)
             atexit.unregister(self._at_exit)
             self._capture = None

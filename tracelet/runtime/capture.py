@@ -469,11 +469,9 @@ class Capture:
             leaves = [(prefix, obj)]
         elif remember and not isinstance(obj, tuple) and len(self._mapped) < MAX_REMEMBERED:
             self._mapped.setdefault(id(obj), (prefix, obj))
+        capture = self.in_effect if settle else self.param
         for name, value in leaves:
-            if settle:
-                self._capture(name, value, scope, settle=True)
-            else:
-                self.param(name, value, scope)
+            capture(name, value, scope)
 
     def _internal_error(self, where: str, error: Exception) -> None:
         try:

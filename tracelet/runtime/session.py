@@ -4,9 +4,9 @@
 `Capture` the rewritten code calls, installs the framework hooks and starts the
 resource monitor (given an `AutomagicConfig`), and starts the sidecar process that
 delivers the spool. `Session.end(code)` flushes the hooks, takes the monitor's last
-sample, appends the final status, closes the spool
-and waits a bounded time for delivery; if the backend could not be reached it says
-how many events are pending and how to deliver them later.
+sample, appends the final status, closes the spool and waits a bounded time for
+delivery; if the backend could not be reached it says how many events are pending and
+how to deliver them later.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tracelet import __version__
+from tracelet.runtime.capture import MAX_TAG_VALUE as MAX_TAG
 from tracelet.runtime.spool import EVENTS, SpoolReader, now_ms
 
 STATE = "delivery.json"
@@ -45,7 +46,6 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # then every 10 s
 BATCH_SECONDS = 2.0
 STATUS_TAIL = 1 << 16  # bytes at the spool's end searched for the status event
 _STATUS = b'{"e":"status"'
-MAX_TAG = 8000
 
 
 class Backend(Protocol):

@@ -30,7 +30,8 @@ as Python's `json` writes them (``NaN``, ``Infinity``). A reader skips lines it 
 understand, including lines whose ``e`` it does not know, so new event kinds can be added.
 
 Durability: each event is one `os.write` of one complete line on an ``O_APPEND`` file
-descriptor, done before `SpoolWriter.append` returns. The event is then in the kernel, so a
+descriptor (a hook's flush, `extend_metrics`, writes its lines with one), done before
+`SpoolWriter.append` returns. The event is then in the kernel, so a
 training process killed with SIGKILL loses nothing it appended (a machine crash can still
 lose what the OS had not flushed: there is no fsync per event). Appends from several
 threads or processes (fork-started workers share the descriptor) never interleave
